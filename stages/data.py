@@ -1,0 +1,86 @@
+"""The write-up's toy data: two classes of long sequences, one label per sequence.
+
+- `Zeros`: every step of every sequence is 0, so nothing separates the classes (nothing to learn or memorise).
+- `SameRandom`: one N(0, 1) tensor is used for both classes, so each sequence appears once with label 0 and once
+  with label 1 (nothing to learn or memorise).
+- `SameDistRandom`: independent N(0, 1) draws for each class (can be memorised, cannot generalise).
+- `DiffDistRandom`: class c is drawn from N(0.5 * c, 1) (can be learned and generalises).
+
+Held-out sequences are a second, independent draw from the same generator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from stages.params import DATA_TYPES, DataParams
+
+NUM_CLASSES = 2
+SPLITS = ("train", "heldout")
+# Mean of class c in DiffDistRandom is DIFF_DIST_SHIFT * c: the write-up's definition of the mode, not a knob.
+DIFF_DIST_SHIFT = 0.5
+
+
+@dataclass(frozen=True)
+class SequenceSet:
+    inputs: np.ndarray  # (sequences, steps, input_size) float32; class 0 first, then class 1
+    labels: np.ndarray  # (sequences,) int64, one label per sequence
+
+
+def generate_sequences(
+    data_type: str, *, examples_per_class: int, seq_size: int, input_size: int, rng: np.random.Generator
+) -> SequenceSet:
+    if data_type not in DATA_TYPES:
+        raise ValueError(f"data_type: unknown mode {data_type!r}; expected one of {', '.join(DATA_TYPES)}")
+    shape = (examples_per_class, seq_size, input_size)
+    same = rng.standard_normal(shape, dtype=np.float32) if data_type == "SameRandom" else None
+    blocks = []
+    for label in range(NUM_CLASSES):
+        if data_type == "Zeros":
+            blocks.append(np.zeros(shape, dtype=np.float32))
+        elif data_type == "SameRandom":
+            blocks.append(same)
+        elif data_type == "SameDistRandom":
+            blocks.append(rng.standard_normal(shape, dtype=np.float32))
+        else:  # DiffDistRandom
+            blocks.append(rng.standard_normal(shape, dtype=np.float32) + np.float32(DIFF_DIST_SHIFT * label))
+    labels = np.repeat(np.arange(NUM_CLASSES, dtype=np.int64), examples_per_class)
+    return SequenceSet(inputs=np.ascontiguousarray(np.concatenate(blocks)), labels=labels)
+
+
+def split_rng(data: DataParams, data_type: str, split: str) -> np.random.Generator:
+    """An independent stream per (mode, split), so adding a mode or a split never changes another's draw."""
+    return np.random.default_rng([data.seed, DATA_TYPES.index(data_type), SPLITS.index(split)])
+
+
+def generate_dataset(data: DataParams, data_type: str) -> dict[str, SequenceSet]:
+    sizes = {"train": data.examples_per_class, "heldout": data.heldout_examples_per_class}
+    return {
+        split: generate_sequences(
+            data_type,
+            examples_per_class=sizes[split],
+            seq_size=data.seq_size,
+            input_size=data.input_size,
+            rng=split_rng(data, data_type, split),
+        )
+        for split in SPLITS
+    }
+
+
+def save_dataset(dataset: dict[str, SequenceSet], folder: Path) -> None:
+    for split, sequences in dataset.items():
+        # .npy rather than .npz: a zip archive stamps the time into its bytes, which would churn dvc.lock.
+        np.save(folder / f"{split}_inputs.npy", sequences.inputs)
+        np.save(folder / f"{split}_labels.npy", sequences.labels)
+
+
+def load_split(folder: str | Path, split: str) -> SequenceSet:
+    folder = Path(folder)
+    paths = [folder / f"{split}_inputs.npy", folder / f"{split}_labels.npy"]
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"dataset file not found: {path} (run the generate stage first: dvc repro)")
+    return SequenceSet(inputs=np.load(paths[0]), labels=np.load(paths[1]))

@@ -1,0 +1,162 @@
+"""Stage `train`: one cell of the sweep (data mode x initial-state mode x bptt size), trained with truncated BPTT.
+
+Each epoch is an update pass (Adam step after every chunk, state carried and detached) followed by a frozen pass
+over the same sequences (same chunks, same loss, no updates), each from fresh initial states. The gap between the
+two losses is the study's measurement: a network that has learned the input scores the same in both passes; one
+that has learned, within the epoch, to recognise this epoch's initial states loses that skill in the frozen pass,
+which starts from new ones.
+
+    python -m stages.train --data-type SameRandom --initial-state-type Random --bptt-size 10 \
+        --data data/generated/SameRandom --out results/train/SameRandom-Random-10
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from stages.data import NUM_CLASSES, SequenceSet, load_split
+from stages.io import atomic_path, write_table
+from stages.model import ModelConfig, SequenceClassifier, initial_states
+from stages.params import Cell, Params, ParamsError, load_params, require_cell
+from stages.tbptt import run_pass, to_chunks
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: SequenceClassifier
+    epochs: pd.DataFrame  # one row per epoch: both passes' mean loss and accuracy, final-step scores, seconds
+    last_epoch: pd.DataFrame  # one row per chunk of the last epoch and pass: the loss each update saw
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ParamsError("train.device: 'cuda' requested but no CUDA device is available (use cpu or auto)")
+    return torch.device(name)
+
+
+def derived_seed(*parts: int) -> int:
+    """A seed for one purpose, independent of the streams derived from other parts."""
+    return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
+
+
+def build_model(params: Params, device: torch.device) -> SequenceClassifier:
+    config = ModelConfig(
+        input_size=params.data.input_size,
+        hidden_size=params.model.hidden_size,
+        num_layers=params.model.num_layers,
+        num_classes=NUM_CLASSES,
+    )
+    torch.manual_seed(params.train.seed)  # initial weights: identical in every cell for the same seed
+    return SequenceClassifier(config).to(device)
+
+
+def train_cell(
+    params: Params, cell: Cell, sequences: SequenceSet, *, log: Callable[[str], None] = print
+) -> TrainResult:
+    device = resolve_device(params.train.device)
+    model = build_model(params, device)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=params.train.learning_rate, weight_decay=params.train.weight_decay
+    )
+    chunks = to_chunks(torch.from_numpy(sequences.inputs), cell.bptt_size).to(device)
+    labels = torch.from_numpy(sequences.labels).to(device)
+    state_generator = torch.Generator().manual_seed(derived_seed(params.train.seed, 1))
+
+    def fresh_states() -> torch.Tensor:
+        return initial_states(
+            cell.initial_state_type,
+            num_layers=params.model.num_layers,
+            batch=len(labels),
+            hidden_size=params.model.hidden_size,
+            generator=state_generator,
+            device=device,
+        )
+
+    epoch_rows, last_epoch_rows = [], []
+    started = time.perf_counter()
+    for epoch in range(1, params.train.epochs + 1):
+        epoch_started = time.perf_counter()
+        where = f"cell {cell.name}, epoch {epoch}"
+        model.train()
+        updating = run_pass(
+            model, chunks, labels, fresh_states(), loss_on=params.train.loss_on,
+            optimizer=optimizer, grad_clip=params.train.grad_clip, where=f"{where}, update pass",
+        )
+        model.eval()
+        frozen = run_pass(model, chunks, labels, fresh_states(), loss_on=params.train.loss_on, where=f"{where}, frozen pass")
+        seconds = time.perf_counter() - epoch_started
+        epoch_rows.append({
+            "epoch": epoch,
+            "update_pass_loss": updating.mean_loss,
+            "update_pass_accuracy": updating.mean_accuracy,
+            "frozen_pass_loss": frozen.mean_loss,
+            "frozen_pass_accuracy": frozen.mean_accuracy,
+            "frozen_final_step_loss": frozen.final_step_loss,
+            "frozen_final_step_accuracy": frozen.final_step_accuracy,
+            "updates": len(updating.chunk_losses),
+        })
+        if epoch == params.train.epochs:
+            for pass_name, result in (("update", updating), ("frozen", frozen)):
+                for index, (loss, accuracy) in enumerate(zip(result.chunk_losses, result.chunk_accuracies), 1):
+                    last_epoch_rows.append({"pass": pass_name, "chunk": index, "loss": loss, "accuracy": accuracy})
+        if epoch % params.train.log_every == 0 or epoch == params.train.epochs:
+            elapsed = time.perf_counter() - started
+            left = elapsed / epoch * (params.train.epochs - epoch)
+            log(
+                f"[{cell.name}] epoch {epoch}/{params.train.epochs}  "
+                f"update-pass loss {updating.mean_loss:.4f} acc {updating.mean_accuracy:.3f}  "
+                f"frozen-pass loss {frozen.mean_loss:.4f} acc {frozen.mean_accuracy:.3f}  "
+                f"{seconds:.1f} s  ~{left:.0f} s left"
+            )
+    return TrainResult(model=model, epochs=pd.DataFrame(epoch_rows), last_epoch=pd.DataFrame(last_epoch_rows))
+
+
+def save_cell(result: TrainResult, params: Params, cell: Cell, out: Path) -> None:
+    with atomic_path(out, directory=True) as folder:
+        checkpoint = {
+            "model_config": result.model.config.to_dict(),
+            "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
+            "cell": {"data_type": cell.data_type, "initial_state_type": cell.initial_state_type,
+                     "bptt_size": cell.bptt_size},
+            "loss_on": params.train.loss_on,
+        }
+        torch.save(checkpoint, folder / "model.pt")
+        write_table(folder / "epochs.csv", result.epochs)
+        write_table(folder / "last_epoch.csv", result.last_epoch)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--data-type", required=True)
+    parser.add_argument("--initial-state-type", required=True)
+    parser.add_argument("--bptt-size", required=True, type=int)
+    parser.add_argument("--data", required=True, type=Path, help="folder written by the generate stage")
+    parser.add_argument("--out", required=True, type=Path)
+    args = parser.parse_args(argv)
+    try:
+        params = load_params(args.params)
+        cell = require_cell(params, args.data_type, args.initial_state_type, args.bptt_size)
+        resolve_device(params.train.device)
+        sequences = load_split(args.data, "train")
+    except (ParamsError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    result = train_cell(params, cell, sequences, log=lambda line: print(line, flush=True))
+    save_cell(result, params, cell, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
