@@ -23,7 +23,7 @@ from stages.io import require_file, write_json
 from stages.model import ModelConfig, SequenceClassifier, initial_states
 from stages.params import Cell, Params, ParamsError, load_params, require_cell
 from stages.tbptt import run_pass, to_chunks
-from stages.train import derived_seed, resolve_device
+from stages.train import configure_numerics, derived_seed, resolve_device
 
 
 def load_model(path: Path, params: Params, device: torch.device) -> SequenceClassifier:
@@ -63,6 +63,7 @@ def frozen_scores(
 
 
 def evaluate_cell(params: Params, cell: Cell, model: SequenceClassifier, data: Path, history: pd.DataFrame) -> dict:
+    configure_numerics(params)
     generator = torch.Generator().manual_seed(derived_seed(params.evaluate.seed, 2))
     last = history.iloc[-1]
     metrics = {

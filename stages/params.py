@@ -50,6 +50,7 @@ class TrainParams:
     loss_on: str  # "last": loss at the last step of each chunk (the write-up); "every": at every step
     seed: int  # initial weights and initial states of the training passes
     device: str  # cpu | cuda | auto
+    flush_denormal: bool  # CPU: flush subnormal floats to zero (gradients fading over long chunks)
     log_every: int  # print a progress line every this many epochs
 
 
@@ -88,7 +89,7 @@ _POSITIVE = {
     "data.input_size", "data.examples_per_class", "data.heldout_examples_per_class", "data.seq_size",
     "model.hidden_size", "model.num_layers",
     "train.epochs", "train.learning_rate", "train.grad_clip", "train.log_every",
-    "report.sequences_shown", "report.steps_shown", "report.figure_dpi",
+    "report.sequences_shown", "report.steps_shown", "report.figure_dpi", "sweep.bptt_size",
 }
 _NON_NEGATIVE = {"data.seed", "train.seed", "train.weight_decay", "evaluate.seed", "report.chance_margin"}
 _CHOICES = {
@@ -101,7 +102,9 @@ _CHOICES = {
 
 def _check_scalar(key: str, value: Any, kind: type) -> Any:
     # bool is a subclass of int in Python; `epochs: true` is a typo, not 1.
-    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
+    if kind is bool and not isinstance(value, bool):
+        raise ParamsError(f"{key}: expected true or false, got {value!r}")
+    if kind is not bool and (isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind)):
         raise ParamsError(f"{key}: expected {kind.__name__}, got {value!r} ({type(value).__name__})")
     if kind is float:
         value = float(value)

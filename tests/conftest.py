@@ -1,0 +1,93 @@
+"""Shared fixtures: tiny parameters, and one tiny run of the whole DVC pipeline shared by every test that needs it."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+import pytest
+import yaml
+
+matplotlib.use("Agg")
+
+REPO = Path(__file__).resolve().parents[1]
+# What a clean clone holds that the pipeline needs; DVC itself is initialised fresh in the temporary repository.
+PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "pyproject.toml"]
+
+TINY = {
+    "data": {"input_size": 1, "examples_per_class": 3, "heldout_examples_per_class": 2, "seq_size": 40, "seed": 0},
+    "model": {"hidden_size": 8, "num_layers": 1},
+    "train": {"epochs": 2, "learning_rate": 0.01, "weight_decay": 0.0, "grad_clip": 1.0, "loss_on": "last",
+              "seed": 0, "device": "cpu", "flush_denormal": True, "log_every": 1},
+    "evaluate": {"seed": 1},
+    "sweep": {"data_type": ["SameRandom", "DiffDistRandom"], "initial_state_type": ["Zeros", "Random"],
+              "bptt_size": [10]},
+    "report": {"chance_margin": 0.1, "sequences_shown": 1, "steps_shown": 20, "figure_dpi": 40},
+}
+
+
+@pytest.fixture
+def tiny_raw() -> dict:
+    """A fresh, mutable copy of the tiny parameters as YAML would load them."""
+    return copy.deepcopy(TINY)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def dvc_env(root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DVC_SITE_CACHE_DIR": str(root / ".dvc-site-cache"),  # nothing written outside the temporary folder
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
+        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.invalid",
+        # The stages run `python -m ...`: make that the interpreter running the tests.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    })
+    return env
+
+
+def run(command: list[str], root: Path, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, cwd=root, env=dvc_env(root), capture_output=True, text=True)
+    if check and result.returncode:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def make_project(root: Path, params: dict) -> Path:
+    """A git + DVC repository holding the project's code and the given parameters, with one commit."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, root / name)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], root)
+    run([sys.executable, "-m", "dvc", "init", "-q"], root)
+    run([sys.executable, "-m", "dvc", "config", "core.analytics", "false"], root)
+    run(["git", "add", "-A"], root)
+    run(["git", "commit", "-qm", "tiny study"], root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One `dvc repro` of the tiny study, shared by every test that reads pipeline outputs."""
+    root = make_project(tmp_path_factory.mktemp("study") / "repo", copy.deepcopy(TINY))
+    result = run([sys.executable, "-m", "dvc", "repro"], root)
+    run(["git", "add", "-A"], root)
+    run(["git", "commit", "-qm", "tiny results"], root)
+    return root, result

@@ -1,0 +1,139 @@
+"""Bad parameters stop the study before any work starts, with a message naming the key, and write nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stages import evaluate, generate, report, train
+from stages.params import ParamsError, cells, load_params, parse_params
+
+
+def test_shipped_params_are_valid():
+    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    assert params.sweep.data_type == ("Zeros", "SameRandom", "SameDistRandom", "DiffDistRandom")
+    assert set(params.sweep.initial_state_type) == {"Zeros", "Random"}
+
+
+def test_tiny_params_parse(tiny_raw):
+    params = parse_params(tiny_raw)
+    assert params.train.learning_rate == 0.01
+    assert params.sweep.bptt_size == (10,)
+
+
+def _set(raw: dict, dotted: str, value) -> dict:
+    *parents, last = dotted.split(".")
+    node = raw
+    for key in parents:
+        node = node[key]
+    if value is _DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return raw
+
+
+_DELETE = object()
+
+BAD = [
+    # (key, value, words the message must contain)
+    ("sweep.data_type", ["Zeros", "Ones"], ["sweep.data_type", "'Ones'"]),
+    ("sweep.initial_state_type", ["Learned"], ["sweep.initial_state_type", "'Learned'"]),
+    ("train.loss_on", "first", ["train.loss_on", "'first'"]),
+    ("train.device", "tpu", ["train.device"]),
+    ("train.learning_rte", 0.1, ["train.learning_rte", "unknown key"]),
+    ("model.hiden_size", 3, ["model.hiden_size", "unknown key"]),
+    ("train.epochs", _DELETE, ["train.epochs", "missing key"]),
+    ("data", _DELETE, ["data", "missing key"]),
+    ("data.examples_per_class", -4, ["data.examples_per_class", "> 0"]),
+    ("data.seq_size", 0, ["data.seq_size", "> 0"]),
+    ("model.hidden_size", 0, ["model.hidden_size", "> 0"]),
+    ("train.learning_rate", -0.1, ["train.learning_rate", "> 0"]),
+    ("train.weight_decay", -1.0, ["train.weight_decay", ">= 0"]),
+    ("train.learning_rate", float("nan"), ["train.learning_rate", "finite"]),
+    ("sweep.bptt_size", [10, 80], ["sweep.bptt_size", "80", "longer than data.seq_size"]),
+    ("sweep.bptt_size", [10, 15], ["sweep.bptt_size", "15", "does not divide"]),
+    ("sweep.bptt_size", [-10], ["sweep.bptt_size", "> 0"]),
+    ("sweep.bptt_size", [], ["sweep.bptt_size", "non-empty list"]),
+    ("sweep.bptt_size", 10, ["sweep.bptt_size", "list"]),
+    ("sweep.bptt_size", [10, 10], ["sweep.bptt_size", "repeated"]),
+    ("train.epochs", "ten", ["train.epochs", "expected int"]),
+    ("train.epochs", 2.5, ["train.epochs", "expected int"]),
+    ("train.epochs", True, ["train.epochs", "expected int"]),
+    ("train.flush_denormal", 1, ["train.flush_denormal", "true or false"]),
+    ("model", [8], ["model", "mapping"]),
+]
+
+
+@pytest.mark.parametrize("key, value, words", BAD, ids=[f"{k}={v!r}" for k, v, _ in BAD])
+def test_bad_value_is_rejected_naming_the_key(tiny_raw, key, value, words):
+    with pytest.raises(ParamsError) as error:
+        parse_params(_set(tiny_raw, key, value))
+    for word in words:
+        assert word in str(error.value)
+
+
+def test_missing_params_file_is_named(tmp_path):
+    with pytest.raises(ParamsError, match="missing.yaml: parameter file not found"):
+        load_params(tmp_path / "missing.yaml")
+
+
+def test_invalid_yaml_is_reported(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("data: [unclosed\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(path)
+
+
+def test_cells_follow_dvc_matrix_order_and_names(tiny_raw):
+    names = [cell.name for cell in cells(parse_params(tiny_raw).sweep)]
+    assert names == ["SameRandom-Zeros-10", "SameRandom-Random-10", "DiffDistRandom-Zeros-10", "DiffDistRandom-Random-10"]
+
+
+def _write(tmp_path: Path, raw: dict) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+CELL_ARGS = ["--data-type", "SameRandom", "--initial-state-type", "Random", "--bptt-size", "10"]
+
+
+def _stage_calls(tmp_path: Path, params: Path) -> dict:
+    out = tmp_path / "out"
+    return {
+        "generate": (generate.main, ["--params", str(params), "--data-type", "SameRandom", "--out", str(out)]),
+        "train": (train.main, ["--params", str(params), *CELL_ARGS, "--data", str(tmp_path / "seq"), "--out", str(out)]),
+        "evaluate": (evaluate.main, ["--params", str(params), *CELL_ARGS, "--data", str(tmp_path / "seq"),
+                                     "--model", str(tmp_path / "model"), "--out", str(out)]),
+        "report": (report.main, ["--params", str(params), "--sequences", str(tmp_path / "seq"), "--train",
+                                 str(tmp_path / "t"), "--evaluate", str(tmp_path / "e"), "--out", str(out)]),
+    }
+
+
+@pytest.mark.parametrize("stage", ["generate", "train", "evaluate", "report"])
+def test_every_stage_refuses_bad_params_and_writes_nothing(tmp_path, tiny_raw, capsys, stage):
+    params = _write(tmp_path, _set(tiny_raw, "sweep.bptt_size", [7]))
+    entry, argv = _stage_calls(tmp_path, params)[stage]
+    assert entry(argv) == 2
+    assert "sweep.bptt_size" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [params]
+
+
+@pytest.mark.parametrize("stage", ["train", "evaluate", "report"])
+def test_every_stage_names_a_missing_input_and_writes_nothing(tmp_path, tiny_raw, capsys, stage):
+    params = _write(tmp_path, tiny_raw)
+    entry, argv = _stage_calls(tmp_path, params)[stage]
+    assert entry(argv) == 2
+    assert "not found" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [params]
+
+
+def test_a_cell_outside_the_sweep_is_refused(tmp_path, tiny_raw, capsys):
+    params = _write(tmp_path, tiny_raw)
+    argv = ["--params", str(params), "--data-type", "Zeros", "--initial-state-type", "Random", "--bptt-size", "10",
+            "--data", str(tmp_path), "--out", str(tmp_path / "out")]
+    assert train.main(argv) == 2
+    assert "Zeros-Random-10 is not in the sweep" in capsys.readouterr().err
