@@ -31,7 +31,7 @@ def _loss_axes(grid: sns.FacetGrid, *, integer_x: bool) -> None:
     """Log loss axis with plain numbers, the chance level drawn on every panel."""
     for ax in grid.axes.flat:
         ax.set_yscale("log")
-        ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0,)))
         ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
         ax.yaxis.set_minor_formatter(ticker.NullFormatter())
         if integer_x:
@@ -84,10 +84,10 @@ def loss_last_epoch(last_epoch: pd.DataFrame) -> sns.FacetGrid:
         facet_kws={"margin_titles": True, "sharex": False},
     )
     grid.set_titles(row_template="{row_name}", col_template="{col_name}")
-    grid.set_axis_labels("chunk (= update) in the last epoch", "loss (nats, log)")
+    grid.set_axis_labels("chunk of the last epoch", "loss (nats, log)")
     _loss_axes(grid, integer_x=True)
     sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, title=None, frameon=False)
-    grid.figure.suptitle("Loss across the chunks of the last epoch", y=1.01)
+    grid.figure.suptitle("Loss of each chunk in the last epoch (in the update pass, one update per chunk)", y=1.01)
     return grid
 
 

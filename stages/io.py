@@ -32,6 +32,10 @@ def atomic_path(path: str | Path, *, directory: bool = False) -> Iterator[Path]:
         temporary = Path(name)
     try:
         yield temporary
+        # mkstemp/mkdtemp create private (0600/0700) entries; give the output the usual permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        temporary.chmod((0o777 if directory else 0o666) & ~umask)
         if final.is_dir() and not final.is_symlink():
             shutil.rmtree(final)
         elif final.exists() or final.is_symlink():

@@ -104,3 +104,27 @@ def test_a_failing_write_leaves_no_output(tmp_path):
     with pytest.raises(OSError):
         write_table(target, Broken({"a": [1, 2]}))
     assert list(tmp_path.iterdir()) == []
+
+
+# Losses of two tiny cells recorded before any speed work (commit 91eaccd): optimisations of the trainer must leave
+# them unchanged up to float rounding.
+REFERENCE_LOSSES = {
+    Cell("SameRandom", "Random", 10): (
+        [0.6933151384194692, 0.6934781769911448, 0.6933085024356842],
+        [0.6934789419174194, 0.6932544310887655, 0.6931802531083425],
+    ),
+    Cell("DiffDistRandom", "Zeros", 20): (
+        [0.6856028040250143, 0.6657043894131979, 0.6395726005236307],
+        [0.6736156145731608, 0.6504979133605957, 0.617929478486379],
+    ),
+}
+
+
+@pytest.mark.parametrize("cell", list(REFERENCE_LOSSES), ids=lambda cell: cell.name)
+def test_same_seed_gives_the_losses_recorded_before_the_speed_work(tiny_raw, cell):
+    tiny_raw["data"]["seq_size"], tiny_raw["train"]["epochs"] = 60, 3
+    tiny_raw["sweep"]["data_type"] = [cell.data_type]
+    _, result = _train(tiny_raw, cell)
+    updating, frozen = REFERENCE_LOSSES[cell]
+    assert result.epochs["update_pass_loss"].tolist() == pytest.approx(updating, rel=1e-5, abs=1e-6)
+    assert result.epochs["frozen_pass_loss"].tolist() == pytest.approx(frozen, rel=1e-5, abs=1e-6)

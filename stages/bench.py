@@ -1,0 +1,205 @@
+"""Benchmark: the write-up's training loop against this study's trainer, on identical work, on this machine.
+
+For each size it times, in a fresh process each (so peak memory is that configuration's own), the update pass and
+the frozen pass of both loops, and prints updates per second, frozen-pass steps per second, achieved GFLOP/s of the
+GRU's matrix products (2 FLOP per multiply-add; a backward pass counts twice its forward) as a fraction of the
+machine's single-precision matrix-multiply peak (measured in the same run) and peak resident memory.
+
+    python -m stages.bench                       # the full table, written to bench/results.json
+    python -m stages.bench --hidden 16 --batch 4 --bptt 5 --updates 4 --out /tmp/bench.json   # a smoke run
+
+The benchmark is a measuring instrument, not a test: nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from stages.io import write_json
+from stages.model import ModelConfig, SequenceClassifier, initial_states
+from stages.tbptt import run_pass, to_chunks
+
+DEFAULT_SIZES = [(64, 10), (64, 100), (128, 10), (128, 100), (512, 10), (512, 100)]
+
+
+# --- The write-up's loop, written by us, faithfully: numpy chunks converted per chunk, the head on every step,
+# --- the loss read back to numpy after every chunk, and a frozen pass that still records the autograd graph.
+class WriteupRNN(nn.Module):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int, output_size: int) -> None:
+        super().__init__()
+        self.rnn = nn.GRU(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers, batch_first=True)
+        self.fc = nn.Linear(in_features=hidden_size, out_features=output_size, bias=True)
+
+    def forward(self, x: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        rnn_out, hidden = self.rnn(x, hidden)
+        rnn_out = rnn_out.contiguous()
+        fc_out = self.fc(rnn_out.view(rnn_out.size(0) * rnn_out.size(1), rnn_out.size(2)))
+        return fc_out.view(rnn_out.size(0), rnn_out.size(1), fc_out.size(1)), hidden
+
+
+def writeup_pass(model: WriteupRNN, optimizer: torch.optim.Optimizer, data: np.ndarray, labels: np.ndarray,
+                 hidden_np: np.ndarray, bptt: int, update: bool) -> list[float]:
+    criterion = nn.CrossEntropyLoss()
+    hidden = torch.from_numpy(hidden_np)
+    losses = []
+    for i in range(data.shape[1] // bptt):
+        batch = torch.from_numpy(data[:, i * bptt:(i + 1) * bptt, :])
+        batch_labels = torch.from_numpy(labels[:, i * bptt:(i + 1) * bptt])
+        hidden = hidden.detach()
+        outputs, hidden = model(batch, hidden)
+        loss = criterion(outputs[:, -1, :], batch_labels[:, -1])
+        if update:
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1)
+            optimizer.step()
+        losses.append(float(loss.cpu().data.numpy()))
+    return losses
+
+
+# --- This study's trainer on the same work.
+def study_pass(model: SequenceClassifier, optimizer: torch.optim.Optimizer, chunks: torch.Tensor,
+               labels: torch.Tensor, hidden: torch.Tensor, update: bool) -> list[float]:
+    if update:
+        return run_pass(model, chunks, labels, hidden, loss_on="last", optimizer=optimizer, grad_clip=1.0).chunk_losses
+    model.eval()
+    result = run_pass(model, chunks, labels, hidden, loss_on="last").chunk_losses
+    model.train()
+    return result
+
+
+def gru_flops_per_step(batch: int, input_size: int, hidden: int, layers: int) -> float:
+    """Forward FLOPs of the GRU's matrix products for one time step of the whole batch."""
+    first = 2 * batch * 3 * hidden * (input_size + hidden)
+    return first + (layers - 1) * 2 * batch * 3 * hidden * (2 * hidden)
+
+
+def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    started = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
+
+
+def _time(fn, repeats: int) -> float:
+    fn()  # warm-up: allocator, thread pool, oneDNN primitives
+    started = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - started) / repeats
+
+
+def measure_one(loop: str, hidden: int, batch: int, bptt: int, updates: int, repeats: int, seed: int) -> dict:
+    """Time one loop at one size in this process; returns rates and this process's peak memory."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    steps = bptt * updates
+    data = rng.standard_normal((batch, steps, 1), dtype=np.float32)
+    labels = np.repeat(np.arange(2), batch // 2).astype(np.int64)
+    states = initial_states("Random", num_layers=1, batch=batch, hidden_size=hidden,
+                            generator=torch.Generator().manual_seed(seed), device=torch.device("cpu"))
+    if loop == "writeup":
+        model = WriteupRNN(1, hidden, 1, 2)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+        step_labels = np.repeat(labels[:, None], steps, axis=1)
+        hidden_np = states.numpy()
+
+        def run(update: bool) -> None:
+            writeup_pass(model, optimizer, data, step_labels, hidden_np, bptt, update)
+    else:
+        model = SequenceClassifier(ModelConfig(1, hidden, 1, 2))
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+        chunks, label_tensor = to_chunks(torch.from_numpy(data), bptt), torch.from_numpy(labels)
+
+        def run(update: bool) -> None:
+            study_pass(model, optimizer, chunks, label_tensor, states, update)
+
+    update_seconds = _time(lambda: run(True), repeats)
+    frozen_seconds = _time(lambda: run(False), repeats)
+    step_flops = gru_flops_per_step(batch, 1, hidden, 1)
+    return {
+        "loop": loop, "hidden": hidden, "batch": batch, "bptt": bptt, "updates_per_pass": updates,
+        "updates_per_s": updates / update_seconds,
+        "frozen_steps_per_s": steps / frozen_seconds,
+        "update_pass_gflops": 3 * step_flops * steps / update_seconds / 1e9,
+        "frozen_pass_gflops": step_flops * steps / frozen_seconds / 1e9,
+        "epoch_seconds": update_seconds + frozen_seconds,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _child(args: argparse.Namespace, loop: str, hidden: int, bptt: int) -> dict:
+    command = [sys.executable, "-m", "stages.bench", "--child", loop, "--hidden", str(hidden), "--bptt", str(bptt),
+               "--batch", str(args.batch), "--updates", str(args.updates), "--repeats", str(args.repeats),
+               "--threads", str(args.threads)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hidden", type=int, nargs="*", help="hidden sizes (default: 64 128 512)")
+    parser.add_argument("--bptt", type=int, nargs="*", help="bptt sizes (default: 10 100)")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--updates", type=int, default=50, help="updates per timed pass")
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes after one warm-up")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--peak-size", type=int, default=2048, help="side of the square matmul that measures the peak")
+    parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
+    parser.add_argument("--child", choices=["writeup", "study"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for name in ("batch", "updates", "repeats", "threads", "peak_size"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # the same numerics as the pipeline's default for both loops
+    if args.child:
+        print(json.dumps(measure_one(args.child, args.hidden[0], args.batch, args.bptt[0], args.updates,
+                                     args.repeats, seed=0)))
+        return 0
+    if args.batch % 2:
+        parser.error("--batch must be even (two classes)")
+    sizes = [(h, b) for h in args.hidden for b in args.bptt] if args.hidden or args.bptt else DEFAULT_SIZES
+    if args.hidden and not args.bptt or args.bptt and not args.hidden:
+        parser.error("give both --hidden and --bptt, or neither")
+    peak = matmul_peak_gflops(args.peak_size)
+    rows = []
+    print(f"single-precision matmul peak: {peak:.1f} GFLOP/s on {args.threads} thread(s)")
+    header = (f"{'hidden':>6} {'bptt':>5} {'loop':>8} {'upd/s':>8} {'frozen st/s':>12} {'upd GF/s':>9} "
+              f"{'% peak':>7} {'frz GF/s':>9} {'epoch s':>8} {'speed-up':>9} {'RSS MiB':>8}")
+    print(header)
+    for hidden, bptt in sizes:
+        pair = {loop: _child(args, loop, hidden, bptt) for loop in ("writeup", "study")}
+        for loop, row in pair.items():
+            row["update_pass_fraction_of_peak"] = row["update_pass_gflops"] / peak
+            row["epoch_speedup_vs_writeup"] = pair["writeup"]["epoch_seconds"] / row["epoch_seconds"]
+            rows.append(row)
+            print(f"{hidden:>6} {bptt:>5} {loop:>8} {row['updates_per_s']:>8.1f} {row['frozen_steps_per_s']:>12.0f} "
+                  f"{row['update_pass_gflops']:>9.1f} {100 * row['update_pass_fraction_of_peak']:>6.0f}% "
+                  f"{row['frozen_pass_gflops']:>9.1f} {row['epoch_seconds']:>8.3f} "
+                  f"{row['epoch_speedup_vs_writeup']:>8.2f}x {row['peak_rss_mib']:>8.0f}", flush=True)
+    write_json(args.out, {
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "threads": args.threads,
+                    "torch": torch.__version__, "matmul_peak_gflops": peak},
+        "settings": {"batch": args.batch, "updates_per_pass": args.updates, "repeats": args.repeats},
+        "rows": rows,
+    })
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
