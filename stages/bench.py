@@ -29,6 +29,7 @@ from torch import nn
 from stages.io import write_json
 from stages.model import ModelConfig, SequenceClassifier, initial_states
 from stages.tbptt import run_pass, to_chunks
+from stages.train import make_optimizer
 
 DEFAULT_SIZES = [(64, 10), (64, 100), (128, 10), (128, 100), (512, 10), (512, 100)]
 
@@ -85,13 +86,18 @@ def gru_flops_per_step(batch: int, input_size: int, hidden: int, layers: int) ->
     return first + (layers - 1) * 2 * batch * 3 * hidden * (2 * hidden)
 
 
-def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def matmul_gflops(rows: int, inner: int, columns: int, repeats: int) -> float:
+    a, b = torch.randn(rows, inner), torch.randn(inner, columns)
     a @ b
     started = time.perf_counter()
     for _ in range(repeats):
         a @ b
-    return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
+    return 2 * rows * inner * columns * repeats / (time.perf_counter() - started) / 1e9
+
+
+def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
+    """The machine's single-precision matrix-multiply rate on a large square product."""
+    return matmul_gflops(size, size, size, repeats)
 
 
 def _time(fn, repeats: int) -> float:
@@ -121,7 +127,7 @@ def measure_one(loop: str, hidden: int, batch: int, bptt: int, updates: int, rep
             writeup_pass(model, optimizer, data, step_labels, hidden_np, bptt, update)
     else:
         model = SequenceClassifier(ModelConfig(1, hidden, 1, 2))
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+        optimizer = make_optimizer(model, learning_rate=1e-4, weight_decay=0.0)
         chunks, label_tensor = to_chunks(torch.from_numpy(data), bptt), torch.from_numpy(labels)
 
         def run(update: bool) -> None:
@@ -176,8 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.hidden and not args.bptt or args.bptt and not args.hidden:
         parser.error("give both --hidden and --bptt, or neither")
     peak = matmul_peak_gflops(args.peak_size)
+    # The GRU's own step product (batch x hidden by hidden x 3 hidden) at the largest hidden size: the ceiling a
+    # recurrent step can reach, since its products are this small and strictly sequential.
+    step_hidden = max(hidden for hidden, _ in sizes)
+    step_rate = matmul_gflops(args.batch, step_hidden, 3 * step_hidden, repeats=max(10, 2_000_000 // step_hidden**2))
     rows = []
-    print(f"single-precision matmul peak: {peak:.1f} GFLOP/s on {args.threads} thread(s)")
+    print(f"single-precision matmul peak: {peak:.1f} GFLOP/s on {args.threads} thread(s); GRU step product "
+          f"{args.batch}x{step_hidden} by {step_hidden}x{3 * step_hidden}: {step_rate:.1f} GFLOP/s "
+          f"({100 * step_rate / peak:.0f}% of peak)")
     header = (f"{'hidden':>6} {'bptt':>5} {'loop':>8} {'upd/s':>8} {'frozen st/s':>12} {'upd GF/s':>9} "
               f"{'% peak':>7} {'frz GF/s':>9} {'epoch s':>8} {'speed-up':>9} {'RSS MiB':>8}")
     print(header)
@@ -193,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{row['epoch_speedup_vs_writeup']:>8.2f}x {row['peak_rss_mib']:>8.0f}", flush=True)
     write_json(args.out, {
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "threads": args.threads,
-                    "torch": torch.__version__, "matmul_peak_gflops": peak},
+                    "torch": torch.__version__, "matmul_peak_gflops": peak,
+                    "gru_step_matmul_gflops": step_rate, "gru_step_matmul_hidden": step_hidden},
         "settings": {"batch": args.batch, "updates_per_pass": args.updates, "repeats": args.repeats},
         "rows": rows,
     })

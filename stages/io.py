@@ -54,8 +54,20 @@ def write_text(path: str | Path, text: str) -> None:
         temporary.write_text(text)
 
 
+def rounded(payload: Any, digits: int = 6) -> Any:
+    """Floats to `digits` significant digits, as in the CSV tables: thread scheduling moves the last bits of a sum,
+    and a metrics file should not change (and churn dvc.lock) over a difference of 1e-9."""
+    if isinstance(payload, float):
+        return float(f"{payload:.{digits}g}")
+    if isinstance(payload, dict):
+        return {key: rounded(value, digits) for key, value in payload.items()}
+    if isinstance(payload, (list, tuple)):
+        return [rounded(value, digits) for value in payload]
+    return payload
+
+
 def write_json(path: str | Path, payload: Any) -> None:
-    write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    write_text(path, json.dumps(rounded(payload), indent=2, sort_keys=True) + "\n")
 
 
 def write_table(path: str | Path, table: pd.DataFrame) -> None:

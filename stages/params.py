@@ -51,6 +51,7 @@ class TrainParams:
     seed: int  # initial weights and initial states of the training passes
     device: str  # cpu | cuda | auto
     flush_denormal: bool  # CPU: flush subnormal floats to zero (gradients fading over long chunks)
+    threads: int  # CPU threads per training process; 0 keeps PyTorch's default (one per core)
     log_every: int  # print a progress line every this many epochs
 
 
@@ -91,7 +92,9 @@ _POSITIVE = {
     "train.epochs", "train.learning_rate", "train.grad_clip", "train.log_every",
     "report.sequences_shown", "report.steps_shown", "report.figure_dpi", "sweep.bptt_size",
 }
-_NON_NEGATIVE = {"data.seed", "train.seed", "train.weight_decay", "evaluate.seed", "report.chance_margin"}
+_NON_NEGATIVE = {
+    "data.seed", "train.seed", "train.threads", "train.weight_decay", "evaluate.seed", "report.chance_margin",
+}
 _CHOICES = {
     "train.loss_on": LOSS_ON,
     "train.device": DEVICES,
