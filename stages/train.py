@@ -13,6 +13,9 @@ which starts from new ones.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -74,9 +77,29 @@ def build_model(params: Params, device: torch.device) -> SequenceClassifier:
     return SequenceClassifier(config).to(device)
 
 
+def fingerprint(params: Params, cell: Cell, sequences: SequenceSet) -> str:
+    """What a checkpoint must match to be resumed: every setting that changes the result, and the data itself."""
+    settings = {
+        "data": dataclasses.asdict(params.data),
+        "model": dataclasses.asdict(params.model),
+        "train": {k: v for k, v in dataclasses.asdict(params.train).items() if k != "log_every"},
+        "cell": dataclasses.asdict(cell),
+    }
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    digest.update(np.ascontiguousarray(sequences.inputs).tobytes())
+    digest.update(np.ascontiguousarray(sequences.labels).tobytes())
+    return digest.hexdigest()
+
+
 def train_cell(
-    params: Params, cell: Cell, sequences: SequenceSet, *, log: Callable[[str], None] = print
+    params: Params,
+    cell: Cell,
+    sequences: SequenceSet,
+    *,
+    log: Callable[[str], None] = print,
+    checkpoint: Path | None = None,
 ) -> TrainResult:
+    """Train one cell. With `checkpoint`, save the state after every epoch there and resume from it if it matches."""
     device = resolve_device(params.train.device)
     configure_numerics(params)
     model = build_model(params, device)
@@ -95,9 +118,22 @@ def train_cell(
             device=device,
         )
 
-    epoch_rows, last_epoch_rows = [], []
+    key = fingerprint(params, cell, sequences) if checkpoint else ""
+    epoch_rows, last_epoch_rows, first_epoch = [], [], 1
+    if checkpoint is not None and checkpoint.is_file():
+        saved = torch.load(checkpoint, map_location=device, weights_only=True)
+        if saved.get("fingerprint") == key:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            state_generator.set_state(saved["state_generator"])
+            epoch_rows, last_epoch_rows = list(saved["epoch_rows"]), list(saved["last_epoch_rows"])
+            first_epoch = saved["epoch"] + 1
+            log(f"[{cell.name}] resuming after epoch {saved['epoch']} from {checkpoint}")
+        else:
+            log(f"[{cell.name}] ignoring {checkpoint}: it was written for other parameters or data")
+
     started = time.perf_counter()
-    for epoch in range(1, params.train.epochs + 1):
+    for epoch in range(first_epoch, params.train.epochs + 1):
         epoch_started = time.perf_counter()
         where = f"cell {cell.name}, epoch {epoch}"
         model.train()
@@ -122,9 +158,15 @@ def train_cell(
             for pass_name, result in (("update", updating), ("frozen", frozen)):
                 for index, (loss, accuracy) in enumerate(zip(result.chunk_losses, result.chunk_accuracies), 1):
                     last_epoch_rows.append({"pass": pass_name, "chunk": index, "loss": loss, "accuracy": accuracy})
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, {
+                "fingerprint": key, "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "state_generator": state_generator.get_state(), "epoch_rows": epoch_rows,
+                "last_epoch_rows": last_epoch_rows,
+            })
         if epoch % params.train.log_every == 0 or epoch == params.train.epochs:
             elapsed = time.perf_counter() - started
-            left = elapsed / epoch * (params.train.epochs - epoch)
+            left = elapsed / (epoch - first_epoch + 1) * (params.train.epochs - epoch)
             log(
                 f"[{cell.name}] epoch {epoch}/{params.train.epochs}  "
                 f"update-pass loss {updating.mean_loss:.4f} acc {updating.mean_accuracy:.3f}  "
@@ -132,6 +174,12 @@ def train_cell(
                 f"{seconds:.1f} s  ~{left:.0f} s left"
             )
     return TrainResult(model=model, epochs=pd.DataFrame(epoch_rows), last_epoch=pd.DataFrame(last_epoch_rows))
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    # Written whole or not at all: a kill during the save leaves the previous epoch's checkpoint in place.
+    with atomic_path(path) as temporary:
+        torch.save(state, temporary)
 
 
 def save_cell(result: TrainResult, params: Params, cell: Cell, out: Path) -> None:
@@ -156,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bptt-size", required=True, type=int)
     parser.add_argument("--data", required=True, type=Path, help="folder written by the generate stage")
     parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--checkpoint", type=Path, help="per-epoch checkpoint: resumed if it matches, removed at the end")
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)
@@ -165,8 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ParamsError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    result = train_cell(params, cell, sequences, log=lambda line: print(line, flush=True))
+    result = train_cell(params, cell, sequences, log=lambda line: print(line, flush=True), checkpoint=args.checkpoint)
     save_cell(result, params, cell, args.out)
+    if args.checkpoint is not None:
+        args.checkpoint.unlink(missing_ok=True)  # the cell is complete; its outputs now hold the result
     return 0
 
 

@@ -49,7 +49,8 @@ def _close_figures():
 def dvc_env(root: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
-        "DVC_SITE_CACHE_DIR": str(root / ".dvc-site-cache"),  # nothing written outside the temporary folder
+        # Beside the repository (never committed in it), inside the temporary folder.
+        "DVC_SITE_CACHE_DIR": str(root.parent / "dvc-site-cache"),
         "DVC_NO_ANALYTICS": "1",
         "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
         "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.invalid",

@@ -52,6 +52,15 @@ def test_second_repro_is_up_to_date(pipeline_run):
     assert "Running stage" not in again.stdout
 
 
+def test_forced_rerun_is_byte_identical(pipeline_run):
+    """Same parameters, same bytes: every output hash in dvc.lock and every committed report file is unchanged."""
+    root, _ = pipeline_run
+    rerun = run([*DVC, "repro", "--force"], root)
+    assert "Running stage 'report'" in rerun.stdout
+    changed = run(["git", "status", "--porcelain"], root).stdout
+    assert changed == "", changed
+
+
 def test_report_tables_hold_one_row_per_cell_of_the_grid(pipeline_run):
     root, _ = pipeline_run
     table = pd.read_csv(root / "reports/tables/cells.csv")
