@@ -140,7 +140,9 @@ seeds: data {p.data.seed}, training {p.train.seed}, evaluation {p.evaluate.seed}
 bptt sizes {", ".join(str(b) for b in p.sweep.bptt_size)}. All losses are cross-entropies in nats; chance is
 ln 2 = {CHANCE_LOSS:.3f}. A loss counts as *below chance* when it is below {threshold:.3f} (ln 2 − `report.chance_margin`
 = {p.report.chance_margin:g}). The *gap* is the frozen pass's mean loss minus the update pass's, in the last epoch.
-Each cell is one training run with one seed, so differences of a few hundredths of a nat are within run-to-run noise.
+Each cell is one training run from one seed, and single runs of this system are chaotic: changing only the rounding
+of the optimizer's arithmetic moves last-epoch losses by whole nats (README, "Reproducibility"). Read the verdicts,
+which compare each loss with chance by a margin, rather than the exact magnitudes.
 
 ## Findings
 
