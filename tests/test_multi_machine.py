@@ -1,0 +1,125 @@
+"""The sweep spread over machines through a shared DVC remote and the run-cache (`stages.sweep`).
+
+Two worker clones each reproduce half of the tiny sweep and push it; a third clone, the coordinator, then runs
+`dvc repro --pull` and must restore every cell instead of training it, and only build the report.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import TINY, dvc_env, make_project, run
+from stages import sweep
+from stages.params import cells, parse_params
+
+DVC = [sys.executable, "-m", "dvc"]
+SWEEP = [sys.executable, "-m", "stages.sweep"]
+CELLS = [cell.name for cell in cells(parse_params(TINY).sweep)]
+
+
+def _tiny() -> dict:
+    params = copy.deepcopy(TINY)
+    params["train"]["threads"] = 1  # two workers run at once on 2 cores: one thread each
+    return params
+
+
+@pytest.fixture
+def params_file(tmp_path) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(_tiny(), sort_keys=False))
+    return path
+
+
+def test_list_prints_train_and_evaluate_stage_of_every_cell(params_file, capsys):
+    assert sweep.main(["list", "--params", str(params_file)]) == 0
+    assert capsys.readouterr().out.split() == [f"{stage}@{cell}" for cell in CELLS for stage in ("train", "evaluate")]
+
+
+def test_dry_run_shows_the_round_robin_share_and_the_push(params_file, capsys):
+    assert sweep.main(["run", "--params", str(params_file), "--share", "1", "--of", "3", "--remote", "store",
+                       "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"cell 1/1: {CELLS[1]}" in out  # 4 cells over 3 shares: share 1 holds cell 1 only
+    assert f"repro --pull evaluate@{CELLS[1]}" in out
+    assert f"push --run-cache --with-deps evaluate@{CELLS[1]} --remote store" in out
+    assert CELLS[0] not in out and CELLS[2] not in out
+
+
+@pytest.mark.parametrize("args, named", [
+    (["run", "--share", "2", "--of", "2"], "--share"),
+    (["run", "--share", "-1", "--of", "2"], "--share"),
+    (["run", "--share", "0", "--of", "0"], "--of"),
+    (["run", "--share", "zero", "--of", "2"], "--share"),
+    (["run", "--share", "0", "--of", "1", "--params", "missing.yaml"], "--params"),
+    (["list", "--params", "missing.yaml"], "--params"),
+])
+def test_bad_arguments_exit_2_naming_the_argument_before_any_dvc_call(args, named, params_file, monkeypatch,
+                                                                      capsys):
+    def no_dvc(*_, **__):
+        raise AssertionError("DVC was called despite a bad argument")
+
+    monkeypatch.setattr(sweep.subprocess, "run", no_dvc)
+    if "--params" not in args:
+        args = [*args, "--params", str(params_file)]
+    try:
+        code = sweep.main(args)
+    except SystemExit as exit_:  # argparse's own errors (a non-integer) exit directly
+        code = exit_.code
+    assert code == 2
+    assert named in capsys.readouterr().err
+
+
+def test_bad_share_exits_2_from_the_command_line(params_file):
+    result = subprocess.run([*SWEEP, "run", "--share", "3", "--of", "2", "--params", str(params_file)],
+                            cwd=Path(sweep.__file__).parents[1], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "--share" in result.stderr
+
+
+def _clone(origin: Path, name: str) -> Path:
+    target = origin.parent / name
+    run(["git", "clone", "-q", str(origin), str(target)], origin.parent)
+    return target
+
+
+def test_two_workers_fill_the_run_cache_and_the_coordinator_only_reports(tmp_path):
+    origin = make_project(tmp_path / "origin", _tiny())
+    # The remote is a plain folder; its absolute path goes into the committed .dvc/config, so every clone has it.
+    run([*DVC, "remote", "add", "-d", "store", str(tmp_path / "store")], origin)
+    run(["git", "add", "-A"], origin)
+    run(["git", "commit", "-qm", "shared DVC remote"], origin)
+
+    workers = [_clone(origin, f"worker{share}") for share in range(2)]
+    processes = [
+        subprocess.Popen([*SWEEP, "run", "--share", str(share), "--of", "2"], cwd=root, env=dvc_env(root),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for share, root in enumerate(workers)
+    ]
+    outputs = [process.communicate(timeout=600)[0] for process in processes]
+    for share, (process, output) in enumerate(zip(processes, outputs)):
+        assert process.returncode == 0, output
+        mine = CELLS[share::2]
+        for cell in CELLS:
+            assert (f"Running stage 'train@{cell}'" in output) == (cell in mine), (cell, output)
+        for number, cell in enumerate(mine, 1):
+            assert f"[sweep {share}/2] cell {number}/{len(mine)}: {cell}" in output
+
+    coordinator = _clone(origin, "coordinator")
+    result = run([*DVC, "repro", "--pull"], coordinator)
+    assert "Running stage 'train@" not in result.stdout, result.stdout
+    assert "Running stage 'evaluate@" not in result.stdout, result.stdout
+    for cell in CELLS:
+        assert f"Stage 'train@{cell}' is cached - skipping run" in result.stdout, result.stdout
+        assert f"Stage 'evaluate@{cell}' is cached - skipping run" in result.stdout, result.stdout
+        # The restored metrics are the worker's bytes.
+        worker = workers[CELLS.index(cell) % 2]
+        metrics = f"data/evaluate/{cell}.json"
+        assert (coordinator / metrics).read_bytes() == (worker / metrics).read_bytes()
+    assert "Running stage 'report'" in result.stdout
+    assert (coordinator / "reports/report.md").is_file()
