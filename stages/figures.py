@@ -52,8 +52,8 @@ def input_sequences(inputs: pd.DataFrame) -> sns.FacetGrid:
         palette="colorblind", facet_kws={"sharey": True},
     )
     grid.set_titles(col_template="{col_name}")
-    grid.set_axis_labels("time step", "input value (arbitrary units)")
-    grid.legend.set_title("class label")
+    grid.set_axis_labels("time step", "input value")
+    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, title="class label", frameon=False)
     grid.figure.suptitle("First steps of the training sequences of each data mode", y=1.02)
     return grid
 
