@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import pandas as pd
 
 CHANCE_LOSS = math.log(2)
-WRITEUP_BPTT = 10  # the write-up's chunk length: claims are judged at it when the sweep includes it
 
 
 @dataclass(frozen=True)
@@ -49,31 +48,34 @@ def _listing(cells: pd.DataFrame, data_type: str, initial_state_type: str) -> st
     return "; ".join(_describe(row) for _, row in rows.iterrows()) or "no such cell"
 
 
-def _primary(cells: pd.DataFrame, data_type: str, initial_state_type: str) -> pd.DataFrame:
-    """The cell that tests the write-up's protocol: its bptt size (10) if swept, else the smallest one swept."""
+def _primary(cells: pd.DataFrame, data_type: str, initial_state_type: str, verdict_bptt: int) -> pd.DataFrame:
+    """The cell a verdict is taken at: bptt `verdict_bptt` (the write-up's 10) if swept, else the smallest swept."""
     rows = _rows(cells, data_type, initial_state_type)
     if rows.empty:
         return rows
-    bptt = WRITEUP_BPTT if (rows["bptt_size"] == WRITEUP_BPTT).any() else rows["bptt_size"].min()
+    bptt = verdict_bptt if (rows["bptt_size"] == verdict_bptt).any() else rows["bptt_size"].min()
     return rows[rows["bptt_size"] == bptt]
 
 
-def _gap_finding(cells: pd.DataFrame, data_type: str, initial_state_type: str, threshold: float) -> tuple[str, str]:
+def _gap_finding(
+    cells: pd.DataFrame, data_type: str, initial_state_type: str, threshold: float, verdict_bptt: int
+) -> tuple[str, str]:
     """Verdict on the primary cell, and a sentence on all cells of this data and state mode."""
-    primary = _primary(cells, data_type, initial_state_type)
+    primary = _primary(cells, data_type, initial_state_type, verdict_bptt)
     if primary.empty:
         return "not in this sweep", "No such cell in this sweep."
     verdict = _verdict(_gap_claim(primary, data_type, initial_state_type, threshold))
     everywhere = _gap_claim(cells, data_type, initial_state_type, threshold)
     return verdict, (
-        f"The verdict is taken at bptt {int(primary['bptt_size'].iloc[0])}, the write-up's protocol or the closest "
-        f"to it in this sweep; over all bptt sizes the claim holds in {sum(everywhere)} of {len(everywhere)} cells."
+        f"The verdict is taken at bptt {int(primary['bptt_size'].iloc[0])} (`report.verdict_bptt`, the write-up's "
+        f"chunk length, or the smallest swept if that one is not); over all bptt sizes the claim holds in "
+        f"{sum(everywhere)} of {len(everywhere)} cells."
     )
 
 
-def headline(cells: pd.DataFrame, margin: float) -> Finding:
+def headline(cells: pd.DataFrame, margin: float, verdict_bptt: int) -> Finding:
     threshold = CHANCE_LOSS - margin
-    verdict, scope = _gap_finding(cells, "SameRandom", "Random", threshold)
+    verdict, scope = _gap_finding(cells, "SameRandom", "Random", threshold, verdict_bptt)
     return Finding(
         "Headline: with random initial states the network learns to classify sequences it cannot tell apart",
         verdict,
@@ -101,9 +103,9 @@ def zeros_are_safe_when_inputs_match(cells: pd.DataFrame, margin: float) -> Find
     )
 
 
-def random_states_alone_suffice(cells: pd.DataFrame, margin: float) -> Finding:
+def random_states_alone_suffice(cells: pd.DataFrame, margin: float, verdict_bptt: int) -> Finding:
     threshold = CHANCE_LOSS - margin
-    verdict, scope = _gap_finding(cells, "Zeros", "Random", threshold)
+    verdict, scope = _gap_finding(cells, "Zeros", "Random", threshold, verdict_bptt)
     return Finding(
         "The input plays no part: all-zero inputs with random initial states show the same gap",
         verdict,
@@ -114,9 +116,9 @@ def random_states_alone_suffice(cells: pd.DataFrame, margin: float) -> Finding:
     )
 
 
-def zero_states_do_not_save_you(cells: pd.DataFrame, margin: float) -> Finding:
+def zero_states_do_not_save_you(cells: pd.DataFrame, margin: float, verdict_bptt: int) -> Finding:
     threshold = CHANCE_LOSS - margin
-    verdict, scope = _gap_finding(cells, "SameDistRandom", "Zeros", threshold)
+    verdict, scope = _gap_finding(cells, "SameDistRandom", "Zeros", threshold, verdict_bptt)
     rows = _rows(cells, "SameDistRandom", "Zeros")
     notes = []
     if not rows.empty and not (rows["update_pass_loss"] < threshold).any():
@@ -178,12 +180,12 @@ def bptt_dependence(cells: pd.DataFrame) -> Finding:
     )
 
 
-def all_findings(cells: pd.DataFrame, margin: float) -> list[Finding]:
+def all_findings(cells: pd.DataFrame, margin: float, verdict_bptt: int) -> list[Finding]:
     return [
-        headline(cells, margin),
-        random_states_alone_suffice(cells, margin),
+        headline(cells, margin, verdict_bptt),
+        random_states_alone_suffice(cells, margin, verdict_bptt),
         zeros_are_safe_when_inputs_match(cells, margin),
-        zero_states_do_not_save_you(cells, margin),
+        zero_states_do_not_save_you(cells, margin, verdict_bptt),
         learnable_data_generalises(cells, margin),
         bptt_dependence(cells),
     ]

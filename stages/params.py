@@ -70,6 +70,7 @@ class SweepParams:
 @dataclass(frozen=True)
 class ReportParams:
     chance_margin: float  # a loss counts as "below chance" only if below ln(2) - chance_margin
+    verdict_bptt: int  # claims are judged at this bptt size (the write-up's 10), else at the smallest swept
     sequences_shown: int  # sequences per class drawn in the input figure
     steps_shown: int  # leading time steps drawn in the input figure
     figure_dpi: int
@@ -90,7 +91,7 @@ _POSITIVE = {
     "data.input_size", "data.examples_per_class", "data.heldout_examples_per_class", "data.seq_size",
     "model.hidden_size", "model.num_layers",
     "train.epochs", "train.learning_rate", "train.grad_clip", "train.log_every",
-    "report.sequences_shown", "report.steps_shown", "report.figure_dpi", "sweep.bptt_size",
+    "report.sequences_shown", "report.steps_shown", "report.figure_dpi", "report.verdict_bptt", "sweep.bptt_size",
 }
 _NON_NEGATIVE = {
     "data.seed", "train.seed", "train.threads", "train.weight_decay", "evaluate.seed", "report.chance_margin",

@@ -192,7 +192,7 @@ ablation, and `dvc exp show` compares it with this run.
 def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_dir: Path, out: Path) -> None:
     tables = gather(params, train_dir, evaluate_dir)
     inputs = input_table(params, sequences_dir)
-    findings = all_findings(tables["cells"], params.report.chance_margin)
+    findings = all_findings(tables["cells"], params.report.chance_margin, params.report.verdict_bptt)
     figures.setup_theme()
     dpi = params.report.figure_dpi
     with atomic_path(out / "figures", directory=True) as folder:

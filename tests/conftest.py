@@ -28,7 +28,7 @@ TINY = {
     "evaluate": {"seed": 1},
     "sweep": {"data_type": ["SameRandom", "DiffDistRandom"], "initial_state_type": ["Zeros", "Random"],
               "bptt_size": [10]},
-    "report": {"chance_margin": 0.1, "sequences_shown": 1, "steps_shown": 20, "figure_dpi": 40},
+    "report": {"chance_margin": 0.1, "verdict_bptt": 10, "sequences_shown": 1, "steps_shown": 20, "figure_dpi": 40},
 }
 
 
