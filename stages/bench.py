@@ -178,9 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.batch % 2:
         parser.error("--batch must be even (two classes)")
-    sizes = [(h, b) for h in args.hidden for b in args.bptt] if args.hidden or args.bptt else DEFAULT_SIZES
-    if args.hidden and not args.bptt or args.bptt and not args.hidden:
+    if bool(args.hidden) != bool(args.bptt):
         parser.error("give both --hidden and --bptt, or neither")
+    sizes = [(h, b) for h in args.hidden for b in args.bptt] if args.hidden else DEFAULT_SIZES
     peak = matmul_peak_gflops(args.peak_size)
     # The GRU's own step product (batch x hidden by hidden x 3 hidden) at the largest hidden size: the ceiling a
     # recurrent step can reach, since its products are this small and strictly sequential.

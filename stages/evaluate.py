@@ -62,7 +62,9 @@ def frozen_scores(
     }
 
 
-def evaluate_cell(params: Params, cell: Cell, model: SequenceClassifier, data: Path, history: pd.DataFrame) -> dict:
+def evaluate_cell(
+    params: Params, cell: Cell, model: SequenceClassifier, splits: dict[str, SequenceSet], history: pd.DataFrame
+) -> dict:
     configure_numerics(params)
     generator = torch.Generator().manual_seed(derived_seed(params.evaluate.seed, 2))
     last = history.iloc[-1]
@@ -75,7 +77,7 @@ def evaluate_cell(params: Params, cell: Cell, model: SequenceClassifier, data: P
     }
     with torch.no_grad():
         for split in SPLITS:
-            metrics[split] = frozen_scores(model, load_split(data, split), cell, params, generator)
+            metrics[split] = frozen_scores(model, splits[split], cell, params, generator)
     return metrics
 
 
@@ -95,12 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         device = resolve_device(params.train.device)
         model = load_model(args.model / "model.pt", params, device)
         history = pd.read_csv(require_file(args.model / "epochs.csv", "training history"))
-        for split in SPLITS:
-            load_split(args.data, split)  # fail on a missing file before any pass runs
+        splits = {split: load_split(args.data, split) for split in SPLITS}  # a missing file fails before any pass
     except (ParamsError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    metrics = evaluate_cell(params, cell, model, args.data, history)
+    metrics = evaluate_cell(params, cell, model, splits, history)
     write_json(args.out, metrics)
     print(
         f"[{cell.name}] frozen pass on training data: loss {metrics['train']['loss']:.4f}; "

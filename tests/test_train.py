@@ -75,12 +75,8 @@ def test_saved_weights_load_safely_and_evaluate(tmp_path, tiny_raw):
     model = load_model(folder / "model.pt", params, torch.device("cpu"))
     for name, tensor in result.model.state_dict().items():
         assert torch.equal(tensor, model.state_dict()[name])
-    data = tmp_path / "sequences"
-    data.mkdir()
-    from stages.data import save_dataset
-
-    save_dataset(generate_dataset(params.data, CELL.data_type), data)
-    metrics = evaluate_cell(params, CELL, model, data, pd.read_csv(folder / "epochs.csv"))
+    splits = generate_dataset(params.data, CELL.data_type)
+    metrics = evaluate_cell(params, CELL, model, splits, pd.read_csv(folder / "epochs.csv"))
     assert set(metrics) == {"last_epoch", "train", "heldout"}
     assert 0 <= metrics["heldout"]["accuracy"] <= 1
 
