@@ -6,7 +6,8 @@
 - `SameDistRandom`: independent N(0, 1) draws for each class (can be memorised, cannot generalise).
 - `DiffDistRandom`: class c is drawn from N(0.5 * c, 1) (can be learned and generalises).
 
-Held-out sequences are a second, independent draw from the same generator.
+Held-out sequences are a second, independent draw from the same generator. Every replicate seed of the study gets
+its own draw of both splits, stacked along a first axis.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.params import DATA_TYPES, DataParams
+from stages.params import DATA_TYPES, DataParams, Params, ParamsError
 
 NUM_CLASSES = 2
 SPLITS = ("train", "heldout")
@@ -26,8 +27,8 @@ DIFF_DIST_SHIFT = 0.5
 
 @dataclass(frozen=True)
 class SequenceSet:
-    inputs: np.ndarray  # (sequences, steps, input_size) float32; class 0 first, then class 1
-    labels: np.ndarray  # (sequences,) int64, one label per sequence
+    inputs: np.ndarray  # ([replicates,] sequences, steps, input_size) float32; class 0 first, then class 1
+    labels: np.ndarray  # ([replicates,] sequences) int64, one label per sequence
 
 
 def generate_sequences(
@@ -51,23 +52,31 @@ def generate_sequences(
     return SequenceSet(inputs=np.ascontiguousarray(np.concatenate(blocks)), labels=labels)
 
 
-def split_rng(data: DataParams, data_type: str, split: str) -> np.random.Generator:
-    """An independent stream per (mode, split), so adding a mode or a split never changes another's draw."""
-    return np.random.default_rng([data.seed, DATA_TYPES.index(data_type), SPLITS.index(split)])
+def split_rng(data: DataParams, data_type: str, split: str, replicate: int) -> np.random.Generator:
+    """An independent stream per (mode, split, replicate): adding a mode, a split or a replicate never changes
+    another's draw, and replicate r's data is the same whatever the replicate count."""
+    return np.random.default_rng([data.seed, DATA_TYPES.index(data_type), SPLITS.index(split), replicate])
 
 
-def generate_dataset(data: DataParams, data_type: str) -> dict[str, SequenceSet]:
+def generate_dataset(data: DataParams, data_type: str, replicates: int) -> dict[str, SequenceSet]:
+    """Both splits of one mode, one independent draw per replicate: inputs (R, N, T, I), labels (R, N)."""
     sizes = {"train": data.examples_per_class, "heldout": data.heldout_examples_per_class}
-    return {
-        split: generate_sequences(
-            data_type,
-            examples_per_class=sizes[split],
-            seq_size=data.seq_size,
-            input_size=data.input_size,
-            rng=split_rng(data, data_type, split),
+    dataset = {}
+    for split in SPLITS:
+        draws = [
+            generate_sequences(
+                data_type,
+                examples_per_class=sizes[split],
+                seq_size=data.seq_size,
+                input_size=data.input_size,
+                rng=split_rng(data, data_type, split, replicate),
+            )
+            for replicate in range(replicates)
+        ]
+        dataset[split] = SequenceSet(
+            inputs=np.stack([draw.inputs for draw in draws]), labels=np.stack([draw.labels for draw in draws])
         )
-        for split in SPLITS
-    }
+    return dataset
 
 
 def save_dataset(dataset: dict[str, SequenceSet], folder: Path) -> None:
@@ -84,3 +93,16 @@ def load_split(folder: str | Path, split: str) -> SequenceSet:
         if not path.is_file():
             raise FileNotFoundError(f"dataset file not found: {path} (run the generate stage first: dvc repro)")
     return SequenceSet(inputs=np.load(paths[0]), labels=np.load(paths[1]))
+
+
+def check_replicates(sequences: SequenceSet, params: Params, folder: str | Path) -> None:
+    """Data written for other parameters fails here, naming the key, before any training starts."""
+    if sequences.inputs.ndim != 4 or sequences.inputs.shape[0] != params.replicates.count:
+        raise ParamsError(
+            f"replicates.count: {params.replicates.count} but {folder} holds data of shape "
+            f"{tuple(sequences.inputs.shape)}; rerun the generate stage (dvc repro)"
+        )
+    if sequences.inputs.shape[2] != params.data.seq_size:
+        raise ParamsError(
+            f"data.seq_size: {params.data.seq_size} but {folder} holds sequences of {sequences.inputs.shape[2]} steps"
+        )

@@ -1,116 +1,225 @@
-"""Seaborn figures of the study: each takes a tidy long-form table and returns a figure; only the report saves it."""
+"""Seaborn figures of the study: each takes a tidy long-form table and returns a figure; only the report saves it.
+
+One theme for all (seaborn's colour-blind palette, paper context), axis labels with units, the chance level drawn on
+every loss axis, and error bars or bands that are Student-t intervals across seeds (`stages.stats`).
+"""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless: the pipeline runs on servers and in CI
 
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import ticker  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
-CHANCE_LOSS = math.log(2)  # cross-entropy of a fair guess between the two classes
+from stages.stats import t_interval  # noqa: E402
+
 PASS_ORDER = ["update", "frozen"]
-PASS_LABELS = {"update": "update pass (weights change after every chunk)", "frozen": "frozen pass (no updates)"}
+PASS_LABELS = {"update": "update pass (weights change after every update)", "frozen": "frozen pass (no updates)"}
+MECHANISM_LABELS = {
+    "update_pass_loss": "update pass, last epoch",
+    "train_replayed_loss": "frozen, replayed initial states",
+    "train_fresh_loss": "frozen, fresh initial states",
+    "train_zero_loss": "frozen, zero initial states",
+    "heldout_loss": "frozen, held-out sequences",
+}
+WIDTH = 7.0  # inches: a blog column at the report's dpi
 
 
 def setup_theme() -> None:
-    sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.1)
+    sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.05)
+    # Reproducible SVG bytes: fixed ids instead of random ones, no creation date.
+    matplotlib.rcParams["svg.hashsalt"] = "tbptt-pitfall"
 
 
-def _pass_palette() -> dict[str, tuple]:
-    colours = sns.color_palette("colorblind")
-    return {"update": colours[0], "frozen": colours[1]}
+def interval_of(confidence: float) -> Callable[[np.ndarray], tuple[float, float]]:
+    """seaborn `errorbar` callable: the Student-t interval across seeds."""
+
+    def bounds(values: np.ndarray) -> tuple[float, float]:
+        interval = t_interval(values, confidence)
+        return (interval.low, interval.high) if interval.n > 1 else (interval.mean, interval.mean)
+
+    return bounds
 
 
-def _loss_axes(grid: sns.FacetGrid, *, integer_x: bool) -> None:
-    """Log loss axis with plain numbers, the chance level drawn on every panel."""
+def _chance(ax: plt.Axes, chance: float, *, vertical: bool = False) -> None:
+    line = ax.axvline if vertical else ax.axhline
+    line(chance, color="0.3", linestyle="--", linewidth=1, zorder=0)
+
+
+def _chance_note(figure: plt.Figure, chance: float, band: str) -> None:
+    figure.text(0.01, -0.01, f"dashed line: chance (ln of the number of classes) = {chance:.3f} nats; {band}", fontsize=8, color="0.3",
+                va="top")
+
+
+def _log_loss_axes(grid: sns.FacetGrid, chance: float) -> None:
     for ax in grid.axes.flat:
         ax.set_yscale("log")
-        ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0,)))
+        ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 3.0)))
         ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
         ax.yaxis.set_minor_formatter(ticker.NullFormatter())
-        if integer_x:
-            ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-        ax.axhline(CHANCE_LOSS, color="0.3", linestyle="--", linewidth=1, zorder=0)
-    grid.figure.text(0.01, 0.005, "dashed line: chance, ln 2 = 0.693 nats", fontsize=9, color="0.3")
+        _chance(ax, chance)
 
 
-def setting_label(initial_state_type: str, bptt_size: int) -> str:
-    return f"{initial_state_type} initial states, bptt {bptt_size}"
-
-
-def input_sequences(inputs: pd.DataFrame) -> sns.FacetGrid:
+def input_sequences(inputs: pd.DataFrame) -> plt.Figure:
     """inputs: data_type, label, sequence, step, value -> one panel per data mode."""
     grid = sns.relplot(
         data=inputs, kind="line", x="step", y="value", hue="label", units="sequence", estimator=None,
-        col="data_type", col_wrap=2, height=2.4, aspect=2.2, linewidth=0.8, alpha=0.8,
+        col="data_type", col_wrap=2, height=1.9, aspect=WIDTH / 2 / 1.9, linewidth=0.8, alpha=0.8,
         palette="colorblind", facet_kws={"sharey": True},
     )
     grid.set_titles(col_template="{col_name}")
     grid.set_axis_labels("time step", "input value")
     sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, title="class label", frameon=False)
-    grid.figure.suptitle("First steps of the training sequences of each data mode", y=1.02)
-    return grid
+    grid.figure.suptitle("First steps of training sequences of each data mode (first seed)", y=1.02)
+    return grid.figure
 
 
-def loss_per_epoch(epochs: pd.DataFrame) -> sns.FacetGrid:
-    """epochs: data_type, setting, epoch, pass, loss -> rows of data modes, columns of settings."""
+def loss_per_epoch(epochs: pd.DataFrame, chance: float, confidence: float, bptt: int) -> plt.Figure:
+    """epochs: data_type, initial_state_type, epoch, replicate, pass, loss (grid cells at one bptt)."""
     grid = sns.relplot(
         data=epochs.assign(**{"pass": epochs["pass"].map(PASS_LABELS)}), kind="line", x="epoch", y="loss",
-        hue="pass", style="pass", markers=True, dashes=False, row="data_type", col="setting",
-        hue_order=[PASS_LABELS[p] for p in PASS_ORDER],
-        palette=[_pass_palette()[p] for p in PASS_ORDER], height=2.2, aspect=1.3,
+        hue="pass", style="pass", markers=True, dashes=False, row="data_type", col="initial_state_type",
+        hue_order=[PASS_LABELS[p] for p in PASS_ORDER], errorbar=interval_of(confidence),
+        height=1.6, aspect=WIDTH / 3 / 1.6, facet_kws={"margin_titles": True},
+    )
+    grid.set_titles(row_template="{row_name}", col_template="{col_name} initial states")
+    grid.set_axis_labels("epoch", "loss (nats, log)")
+    for ax in grid.axes.flat:
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    _log_loss_axes(grid, chance)
+    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, title=None, frameon=False)
+    grid.figure.suptitle(f"Mean loss per epoch with and without weight updates (bptt {bptt})", y=1.01)
+    _chance_note(grid.figure, chance, f"bands: {confidence:.0%} t-interval across seeds")
+    return grid.figure
+
+
+def loss_last_epoch(last_epoch: pd.DataFrame, chance: float, confidence: float, bptt: int) -> plt.Figure:
+    """last_epoch: data_type, initial_state_type, chunk, replicate, pass, loss (grid cells at one bptt)."""
+    grid = sns.relplot(
+        data=last_epoch.assign(**{"pass": last_epoch["pass"].map(PASS_LABELS)}), kind="line", x="chunk", y="loss",
+        hue="pass", row="data_type", col="initial_state_type", hue_order=[PASS_LABELS[p] for p in PASS_ORDER],
+        errorbar=interval_of(confidence), height=1.6, aspect=WIDTH / 3 / 1.6, linewidth=0.8,
         facet_kws={"margin_titles": True},
     )
-    grid.set_titles(row_template="{row_name}", col_template="{col_name}")
-    grid.set_axis_labels("epoch", "mean loss (nats, log)")
-    _loss_axes(grid, integer_x=True)
-    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, title=None, frameon=False)
-    grid.figure.suptitle("Loss per epoch, with and without weight updates", y=1.01)
-    return grid
+    grid.set_titles(row_template="{row_name}", col_template="{col_name} initial states")
+    grid.set_axis_labels("update (chunk) of the last epoch", "loss (nats, log)")
+    _log_loss_axes(grid, chance)
+    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, title=None, frameon=False)
+    grid.figure.suptitle(f"Loss of each chunk in the last epoch (bptt {bptt})", y=1.01)
+    _chance_note(grid.figure, chance, f"bands: {confidence:.0%} t-interval across seeds")
+    return grid.figure
 
 
-def loss_last_epoch(last_epoch: pd.DataFrame) -> sns.FacetGrid:
-    """last_epoch: data_type, setting, chunk, pass, loss -> the loss of each chunk in the last epoch."""
-    grid = sns.relplot(
-        data=last_epoch.assign(**{"pass": last_epoch["pass"].map(PASS_LABELS)}), kind="line", x="chunk",
-        y="loss", hue="pass", row="data_type", col="setting", hue_order=[PASS_LABELS[p] for p in PASS_ORDER],
-        palette=[_pass_palette()[p] for p in PASS_ORDER], height=2.2, aspect=1.3, linewidth=0.8,
-        facet_kws={"margin_titles": True, "sharex": False},
-    )
-    grid.set_titles(row_template="{row_name}", col_template="{col_name}")
-    grid.set_axis_labels("chunk of the last epoch", "loss (nats, log)")
-    _loss_axes(grid, integer_x=True)
-    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, title=None, frameon=False)
-    grid.figure.suptitle("Loss of each chunk in the last epoch (in the update pass, one update per chunk)", y=1.01)
-    return grid
-
-
-def final_gap(cells: pd.DataFrame) -> plt.Figure:
-    """cells: data_type, setting, gap -> heatmap of frozen minus updating loss in the last epoch."""
-    table = cells.pivot(index="data_type", columns="setting", values="gap")
-    table = table.loc[list(dict.fromkeys(cells["data_type"])), list(dict.fromkeys(cells["setting"]))]
-    width = 1.8 + 1.6 * table.shape[1]
-    figure, ax = plt.subplots(figsize=(width, 0.8 + 0.7 * table.shape[0]))
+def final_gap(summary: pd.DataFrame) -> plt.Figure:
+    """summary: data_type, setting, gap (mean over seeds) -> heatmap of frozen minus updating loss."""
+    table = summary.pivot(index="data_type", columns="setting", values="gap")
+    table = table.loc[list(dict.fromkeys(summary["data_type"])), list(dict.fromkeys(summary["setting"]))]
+    figure, ax = plt.subplots(figsize=(WIDTH + 1, 0.9 + 0.55 * table.shape[0]))
     limit = max(float(abs(table).max().max()), 0.1)
-    sns.heatmap(
-        table, annot=True, fmt=".2f", cmap="vlag", center=0.0, vmin=-limit, vmax=limit, ax=ax,
-        cbar_kws={"label": "frozen − updating loss (nats)"}, linewidths=0.5,
-    )
-    ax.set_xlabel("initial states and bptt size")
+    sns.heatmap(table, annot=True, fmt=".2f", cmap="vlag", center=0.0, vmin=-limit, vmax=limit, ax=ax,
+                cbar_kws={"label": "frozen − updating loss (nats)"}, linewidths=0.5, annot_kws={"fontsize": 7})
+    ax.set_xlabel("initial states, bptt size")
     ax.set_ylabel("data mode")
-    ax.set_title("Gap between the frozen and the updating pass, last epoch")
-    plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+    ax.set_title("Gap between the frozen and the updating pass, last epoch (mean over seeds)")
+    plt.setp(ax.get_xticklabels(), rotation=40, ha="right")
     figure.tight_layout()
     return figure
 
 
-def save(figure: plt.Figure, path: str, dpi: int) -> None:
-    # No metadata: the bytes then depend on the data only, so DVC sees an unchanged figure as unchanged.
-    figure.savefig(path, dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+def mechanism(passes: pd.DataFrame, chance: float, confidence: float) -> plt.Figure:
+    """passes: data_type, initial_state_type, pass (a MECHANISM_LABELS key), replicate, loss."""
+    data = passes.assign(**{"pass": passes["pass"].map(MECHANISM_LABELS)})
+    grid = sns.catplot(
+        data=data, kind="point", x="data_type", y="loss", hue="pass", col="initial_state_type",
+        hue_order=list(MECHANISM_LABELS.values()), errorbar=interval_of(confidence), dodge=0.5,
+        linestyle="none", markers=["o", "s", "D", "^", "v"], height=2.6, aspect=WIDTH / 3 / 2.6,
+    )
+    grid.set_titles(col_template="{col_name} initial states")
+    grid.set_axis_labels("data mode", "loss (nats)")
+    for ax in grid.axes.flat:
+        _chance(ax, chance)
+        plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, title=None, frameon=False)
+    grid.figure.suptitle("Final weights, frozen passes that differ only in their initial states or data", y=1.03)
+    _chance_note(grid.figure, chance, f"error bars: {confidence:.0%} t-interval across seeds")
+    return grid.figure
+
+
+def relearning(relearn: pd.DataFrame, confidence: float, threshold: float) -> plt.Figure:
+    """relearn: label, epoch, replicate, updates (until an update's loss first fell below `threshold`)."""
+    figure, ax = plt.subplots(figsize=(WIDTH, 3.0))
+    sns.lineplot(data=relearn, x="epoch", y="updates", hue="label", style="label", markers=True, dashes=False,
+                 errorbar=interval_of(confidence), ax=ax)
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"updates until loss < {threshold:g} nats")
+    ax.set_title("Re-learning each epoch's new initial states: updates needed, per epoch")
+    sns.move_legend(ax, "upper center", bbox_to_anchor=(0.5, -0.18), ncol=1, title=None, frameon=False)
+    figure.text(0.01, -0.02, f"missing points: the loss never fell below {threshold:g} in that epoch; "
+                f"bands: {confidence:.0%} t-interval across seeds that reached it", fontsize=8, color="0.3", va="top")
+    return figure
+
+
+def remedies(comparison: pd.DataFrame, chance: float, margin: float, confidence: float) -> plt.Figure:
+    """comparison: remedy, measure ('gap on SameRandom' | 'held-out loss on DiffDistRandom'), replicate, value."""
+    measures = list(dict.fromkeys(comparison["measure"]))
+    figure, axes = plt.subplots(1, len(measures), figsize=(WIDTH + 1, 0.6 + 0.42 * comparison["remedy"].nunique()),
+                                sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, measure in zip(axes, measures):
+        sns.pointplot(data=comparison[comparison["measure"] == measure], y="remedy", x="value",
+                      errorbar=interval_of(confidence), linestyle="none", ax=ax, color=sns.color_palette()[0])
+        ax.set_title(measure)
+        ax.set_ylabel("")
+        if measure.startswith("gap"):
+            ax.axvline(0, color="0.6", linewidth=0.8, zorder=0)
+            ax.axvline(margin, color="0.3", linestyle=":", linewidth=1, zorder=0)
+            ax.set_xlabel("frozen − updating loss, last epoch (nats)")
+        else:
+            _chance(ax, chance, vertical=True)
+            ax.set_xlabel("held-out loss (nats)")
+    figure.suptitle("Remedies beside the write-up's loop (equal passes over the data)", y=1.0)
+    figure.text(0.01, -0.01, f"dotted: the margin {margin:g} nats a closed gap must stay under; dashed: chance "
+                f"{chance:.3f}; error bars: {confidence:.0%} t-interval across seeds", fontsize=8, color="0.3",
+                va="top")
+    figure.tight_layout()
+    return figure
+
+
+def onset(onsets: pd.DataFrame, epochs: int) -> plt.Figure:
+    """onsets: hidden_size, learning_rate, replicate, onset_epoch (NaN = none) -> heatmap of the median onset."""
+    def summary(values: pd.Series) -> float:
+        # A seed without onset counts as later than the last epoch, so the median stays defined.
+        return float(np.median(values.fillna(epochs + 1)))
+
+    table = onsets.groupby(["hidden_size", "learning_rate"])["onset_epoch"].apply(summary).unstack("learning_rate")
+    reached = onsets.groupby(["hidden_size", "learning_rate"])["onset_epoch"].apply(lambda v: int(v.notna().sum()))
+    seeds = onsets.groupby(["hidden_size", "learning_rate"])["onset_epoch"].size()
+    labels = table.copy().astype(object)
+    for (hidden, rate), value in table.stack().items():
+        count = f"{reached[(hidden, rate)]}/{seeds[(hidden, rate)]}"
+        labels.loc[hidden, rate] = f"none\n({count})" if value > epochs else f"{value:g}\n({count})"
+    figure, ax = plt.subplots(figsize=(1.6 + 1.3 * table.shape[1], 0.8 + 0.7 * table.shape[0]))
+    sns.heatmap(table.where(table <= epochs), annot=labels.to_numpy(), fmt="", cmap="rocket_r", vmin=1, vmax=epochs,
+                ax=ax, linewidths=0.5, cbar_kws={"label": "median onset epoch"}, annot_kws={"fontsize": 8})
+    ax.set_xlabel("learning rate (Adam)")
+    ax.set_ylabel("hidden units")
+    ax.set_title("When the updating loss first falls below the onset threshold\n(seeds that reached it / seeds)")
+    figure.tight_layout()
+    return figure
+
+
+def save(figure: plt.Figure, path_without_suffix: str, dpi: int) -> None:
+    """PNG for the page, SVG for print. No metadata: the bytes depend on the data only, so DVC sees an unchanged
+    figure as unchanged."""
+    figure.savefig(f"{path_without_suffix}.png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    figure.savefig(f"{path_without_suffix}.svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(figure)
+

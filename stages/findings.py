@@ -1,7 +1,14 @@
-"""The report's findings, written from the numbers of the cells table; no number or verdict is typed by hand.
+"""The claims table: each claim of the write-up (and of this study), its numbers with intervals, and a verdict.
 
-A loss is "below chance" when it is below ln 2 minus `report.chance_margin`, and "at chance or above" otherwise.
-Each finding states the rule it applies, the cells it reads and a verdict computed from them.
+Every verdict is computed from the per-seed results by a stated rule; none is typed by hand. With chance at
+ln(C) nats (C classes) and a margin m (`report.chance_margin`), a loss is
+
+- *below chance* when its whole confidence interval lies below ln(C) - m,
+- *not below chance* when its whole interval lies at or above ln(C) - m,
+- otherwise undecided, and a claim resting on it is *inconclusive*.
+
+Differences between two measurements of the same seeds (a gap, a recovery) are paired: the interval is that of
+the per-seed differences. A claim whose cells are not part of this run reads *not in this run*.
 """
 
 from __future__ import annotations
@@ -9,183 +16,184 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-CHANCE_LOSS = math.log(2)
+from stages.params import Params
+from stages.stats import Interval, t_interval
+
+HOLDS, FAILS, INCONCLUSIVE, ABSENT = "holds", "does not hold", "inconclusive", "not in this run"
 
 
 @dataclass(frozen=True)
-class Finding:
+class Claim:
     title: str
-    verdict: str  # "holds", "does not hold", "mixed" or "not in this sweep"
-    text: str
+    verdict: str
+    evidence: str  # the measured numbers behind the verdict, with intervals
+    rule: str  # what makes it hold, in words
 
 
-def _rows(cells: pd.DataFrame, data_type: str, initial_state_type: str) -> pd.DataFrame:
-    return cells[(cells["data_type"] == data_type) & (cells["initial_state_type"] == initial_state_type)]
+class Results:
+    """Per-seed results of every cell (the report's `replicates` table), read by cell name and metric."""
+
+    def __init__(self, replicates: pd.DataFrame, confidence: float, chance: float, margin: float) -> None:
+        self.table, self.confidence = replicates, confidence
+        self.chance, self.margin, self.threshold = chance, margin, chance - margin
+
+    def has(self, cell: str) -> bool:
+        return bool((self.table["cell"] == cell).any())
+
+    def values(self, cell: str, metric: str) -> np.ndarray:
+        rows = self.table[self.table["cell"] == cell].sort_values("replicate")
+        return rows[metric].to_numpy(dtype=float)
+
+    def interval(self, cell: str, metric: str) -> Interval:
+        return t_interval(self.values(cell, metric), self.confidence)
+
+    def paired(self, cell_a: str, metric_a: str, cell_b: str, metric_b: str) -> Interval:
+        """Interval of (a - b) over seeds: each seed's own difference."""
+        return t_interval(self.values(cell_a, metric_a) - self.values(cell_b, metric_b), self.confidence)
+
+    def below(self, interval: Interval) -> bool:
+        return interval.high < self.threshold
+
+    def not_below(self, interval: Interval) -> bool:
+        return interval.low >= self.threshold
 
 
-def _verdict(flags: list[bool]) -> str:
-    if not flags:
-        return "not in this sweep"
-    return "holds" if all(flags) else "does not hold" if not any(flags) else "mixed"
+def _verdict(holds: bool, fails: bool) -> str:
+    return HOLDS if holds else FAILS if fails else INCONCLUSIVE
 
 
-def _describe(row: pd.Series) -> str:
-    return (
-        f"bptt {row.bptt_size}: updating {row.update_pass_loss:.3f}, frozen {row.frozen_pass_loss:.3f}, "
-        f"held-out {row.heldout_loss:.3f} nats"
-    )
+def verdict_bptt(params: Params) -> int:
+    """Claims about the grid are judged at `report.verdict_bptt` (the write-up's 10), else the smallest swept."""
+    sizes = params.sweep.bptt_size
+    return params.report.verdict_bptt if params.report.verdict_bptt in sizes else min(sizes)
 
 
-def _gap_claim(cells: pd.DataFrame, data_type: str, initial_state_type: str, threshold: float) -> list[bool]:
-    rows = _rows(cells, data_type, initial_state_type)
-    return [bool(r.update_pass_loss < threshold <= r.frozen_pass_loss) for r in rows.itertuples()]
+def gap_claim(results: Results, title: str, cell: str) -> Claim:
+    """The write-up's symptom in one cell: updating loss below chance while the frozen loss is not."""
+    rule = (f"updating loss below chance and frozen loss not below chance (threshold {results.threshold:.3f} nats); "
+            "does not hold when the updating loss is not below chance or the frozen loss is below it")
+    if not results.has(cell):
+        return Claim(title, ABSENT, f"`{cell}` is not part of this run", rule)
+    updating = results.interval(cell, "update_pass_loss")
+    frozen = results.interval(cell, "frozen_pass_loss")
+    gap = results.interval(cell, "gap")
+    verdict = _verdict(results.below(updating) and results.not_below(frozen),
+                       results.not_below(updating) or results.below(frozen))
+    evidence = (f"`{cell}`: updating {updating.text()}, frozen {frozen.text()}, gap {gap.text()}, held-out "
+                f"{results.interval(cell, 'heldout_loss').text()}")
+    return Claim(title, verdict, evidence, rule)
 
 
-def _listing(cells: pd.DataFrame, data_type: str, initial_state_type: str) -> str:
-    rows = _rows(cells, data_type, initial_state_type)
-    return "; ".join(_describe(row) for _, row in rows.iterrows()) or "no such cell"
+def nothing_learned_claim(results: Results, title: str, cell: str) -> Claim:
+    rule = (f"both the updating and the frozen loss not below chance (threshold {results.threshold:.3f}); does not "
+            "hold when either is below it")
+    if not results.has(cell):
+        return Claim(title, ABSENT, f"`{cell}` is not part of this run", rule)
+    updating = results.interval(cell, "update_pass_loss")
+    frozen = results.interval(cell, "frozen_pass_loss")
+    verdict = _verdict(results.not_below(updating) and results.not_below(frozen),
+                       results.below(updating) or results.below(frozen))
+    return Claim(title, verdict, f"`{cell}`: updating {updating.text()}, frozen {frozen.text()}", rule)
 
 
-def _primary(cells: pd.DataFrame, data_type: str, initial_state_type: str, verdict_bptt: int) -> pd.DataFrame:
-    """The cell a verdict is taken at: bptt `verdict_bptt` (the write-up's 10) if swept, else the smallest swept."""
-    rows = _rows(cells, data_type, initial_state_type)
-    if rows.empty:
-        return rows
-    bptt = verdict_bptt if (rows["bptt_size"] == verdict_bptt).any() else rows["bptt_size"].min()
-    return rows[rows["bptt_size"] == bptt]
+def generalises_claim(results: Results, title: str, cell: str) -> Claim:
+    rule = f"held-out loss below chance (threshold {results.threshold:.3f}); does not hold when not below it"
+    if not results.has(cell):
+        return Claim(title, ABSENT, f"`{cell}` is not part of this run", rule)
+    heldout = results.interval(cell, "heldout_loss")
+    accuracy = results.interval(cell, "heldout_accuracy")
+    verdict = _verdict(results.below(heldout), results.not_below(heldout))
+    return Claim(title, verdict, f"`{cell}`: held-out loss {heldout.text()}, accuracy {accuracy.text(2)}", rule)
 
 
-def _gap_finding(
-    cells: pd.DataFrame, data_type: str, initial_state_type: str, threshold: float, verdict_bptt: int
-) -> tuple[str, str]:
-    """Verdict on the primary cell, and a sentence on all cells of this data and state mode."""
-    primary = _primary(cells, data_type, initial_state_type, verdict_bptt)
-    if primary.empty:
-        return "not in this sweep", "No such cell in this sweep."
-    verdict = _verdict(_gap_claim(primary, data_type, initial_state_type, threshold))
-    everywhere = _gap_claim(cells, data_type, initial_state_type, threshold)
-    return verdict, (
-        f"The verdict is taken at bptt {int(primary['bptt_size'].iloc[0])} (`report.verdict_bptt`, the write-up's "
-        f"chunk length, or the smallest swept if that one is not); over all bptt sizes the claim holds in "
-        f"{sum(everywhere)} of {len(everywhere)} cells."
-    )
+def mechanism_claim(results: Results, cell: str) -> Claim:
+    title = ("Mechanism: with the final weights, replaying the last update pass's initial states recovers part of "
+             "the updating loss; fresh states do not")
+    rule = ("per seed, fresh-state loss minus replayed-state loss has an interval above 0 and the fresh-state loss "
+            "is not below chance; does not hold when that difference's interval lies below 0 or fresh states score "
+            "below chance")
+    if not results.has(cell):
+        return Claim(title, ABSENT, f"`{cell}` is not part of this run", rule)
+    recovery = results.paired(cell, "train_fresh_loss", cell, "train_replayed_loss")
+    fresh = results.interval(cell, "train_fresh_loss")
+    evidence = (f"`{cell}`: replayed states {results.interval(cell, 'train_replayed_loss').text()}, fresh states "
+                f"{fresh.text()}, zero states {results.interval(cell, 'train_zero_loss').text()}, updating "
+                f"{results.interval(cell, 'update_pass_loss').text()}; fresh minus replayed {recovery.text()}")
+    verdict = _verdict(recovery.low > 0 and results.not_below(fresh), recovery.high < 0 or results.below(fresh))
+    return Claim(title, verdict, evidence, rule)
 
 
-def headline(cells: pd.DataFrame, margin: float, verdict_bptt: int) -> Finding:
-    threshold = CHANCE_LOSS - margin
-    verdict, scope = _gap_finding(cells, "SameRandom", "Random", threshold, verdict_bptt)
-    return Finding(
-        "Headline: with random initial states the network learns to classify sequences it cannot tell apart",
-        verdict,
-        "On `SameRandom` data each sequence appears once with each label, so no function of the input beats "
-        f"chance. The claim holds in a cell when the last epoch's updating loss is below {threshold:.3f} nats "
-        f"(ln 2 − {margin:g}) while the frozen pass over the same data stays at or above it. Last epoch, "
-        f"`SameRandom` with random initial states: {_listing(cells, 'SameRandom', 'Random')}. {scope}",
-    )
+def bptt_claim(results: Results, params: Params) -> Claim:
+    title = "Longer chunks (fewer updates per epoch) shrink the gap on `SameRandom` with random states"
+    rule = "per seed, gap at the smallest bptt minus gap at the largest has an interval above 0; below 0: does not hold"
+    sizes = sorted(params.sweep.bptt_size)
+    short, long = f"grid/SameRandom-Random-{sizes[0]}", f"grid/SameRandom-Random-{sizes[-1]}"
+    if len(sizes) < 2 or not (results.has(short) and results.has(long)):
+        return Claim(title, ABSENT, "needs `SameRandom` with random states at two or more bptt sizes", rule)
+    difference = results.paired(short, "gap", long, "gap")
+    evidence = (f"gap at bptt {sizes[0]}: {results.interval(short, 'gap').text()}; at bptt {sizes[-1]}: "
+                f"{results.interval(long, 'gap').text()}; difference {difference.text()}")
+    return Claim(title, _verdict(difference.low > 0, difference.high < 0), evidence, rule)
 
 
-def zeros_are_safe_when_inputs_match(cells: pd.DataFrame, margin: float) -> Finding:
-    threshold = CHANCE_LOSS - margin
-    flags, parts = [], []
-    for data_type in ("Zeros", "SameRandom"):
-        for row in _rows(cells, data_type, "Zeros").itertuples():
-            flags.append(bool(row.update_pass_loss >= threshold and row.frozen_pass_loss >= threshold))
-            parts.append(f"`{data_type}` bptt {row.bptt_size}: updating {row.update_pass_loss:.3f}, "
-                         f"frozen {row.frozen_pass_loss:.3f}")
-    return Finding(
-        "Zero initial states on inputs that do not differ: nothing is learned in either pass",
-        _verdict(flags),
-        "With zero initial states and identical inputs for both classes (`Zeros`, `SameRandom`) both classes "
-        "produce the same hidden states, so both passes must stay at chance. The claim holds in a cell when both "
-        f"losses stay at or above {threshold:.3f} nats: {'; '.join(parts) or 'no such cell'}.",
-    )
+def remedy_claim(results: Results, label: str, unlearnable: str, learnable: str) -> Claim:
+    title = f"Remedy: {label} closes the gap on `SameRandom` and still learns `DiffDistRandom`"
+    rule = (f"gap interval below the margin ({results.margin:g} nats) on `SameRandom` and held-out loss below chance "
+            f"on `DiffDistRandom`; does not hold when the gap interval lies above the margin or the held-out loss is "
+            f"not below chance")
+    missing = [cell for cell in (unlearnable, learnable) if not results.has(cell)]
+    if missing:
+        return Claim(title, ABSENT, f"{', '.join(f'`{m}`' for m in missing)} not part of this run", rule)
+    gap = results.interval(unlearnable, "gap")
+    heldout = results.interval(learnable, "heldout_loss")
+    verdict = _verdict(gap.high < results.margin and results.below(heldout),
+                       gap.low > results.margin or results.not_below(heldout))
+    evidence = (f"gap on `{unlearnable}` {gap.text()}; held-out loss on `{learnable}` {heldout.text()} (accuracy "
+                f"{results.interval(learnable, 'heldout_accuracy').text(2)})")
+    return Claim(title, verdict, evidence, rule)
 
 
-def random_states_alone_suffice(cells: pd.DataFrame, margin: float, verdict_bptt: int) -> Finding:
-    threshold = CHANCE_LOSS - margin
-    verdict, scope = _gap_finding(cells, "Zeros", "Random", threshold, verdict_bptt)
-    return Finding(
-        "The input plays no part: all-zero inputs with random initial states show the same gap",
-        verdict,
-        "With all-zero inputs the only thing that differs between sequences is the random initial state. If the "
-        "headline effect is the network classifying that state, it must appear here too: updating loss below "
-        f"{threshold:.3f} nats, frozen at or above. Last epoch, `Zeros` data with random initial states: "
-        f"{_listing(cells, 'Zeros', 'Random')}. {scope}",
-    )
+def remedy_cells(params: Params) -> list[tuple[str, str, str]]:
+    """(label, SameRandom cell, DiffDistRandom cell) of every remedy, the write-up's loop first as the baseline."""
+    b = verdict_bptt(params)
+    rows = [("the write-up's loop (per_chunk, random states; baseline)",
+             f"grid/SameRandom-Random-{b}", f"grid/DiffDistRandom-Random-{b}")]
+    for protocol in params.remedies.protocol:
+        for state in params.remedies.initial_state_type:
+            rows.append((f"protocol `{protocol}` ({state.lower()} states)",
+                         f"remedy/{protocol}-SameRandom-{state}", f"remedy/{protocol}-DiffDistRandom-{state}"))
+    rows.append(("learned initial states (per_chunk)", f"grid/SameRandom-Learned-{b}", f"grid/DiffDistRandom-Learned-{b}"))
+    rows.append(("zero initial states (per_chunk)", f"grid/SameRandom-Zeros-{b}", f"grid/DiffDistRandom-Zeros-{b}"))
+    return rows
 
 
-def zero_states_do_not_save_you(cells: pd.DataFrame, margin: float, verdict_bptt: int) -> Finding:
-    threshold = CHANCE_LOSS - margin
-    verdict, scope = _gap_finding(cells, "SameDistRandom", "Zeros", threshold, verdict_bptt)
-    rows = _rows(cells, "SameDistRandom", "Zeros")
-    notes = []
-    if not rows.empty and not (rows["update_pass_loss"] < threshold).any():
-        notes.append(
-            "The updating loss never fell below that threshold, so at this scale the network did not learn to "
-            "score well within the epoch from zero initial states."
-        )
-    worse = rows[(rows["update_pass_loss"] >= threshold) & (rows["frozen_pass_loss"] > CHANCE_LOSS + margin)]
-    if not worse.empty:
-        cases = ", ".join(f"bptt {r.bptt_size} (frozen {r.frozen_pass_loss:.3f}, frozen accuracy "
-                          f"{r.frozen_pass_accuracy:.2f})" for r in worse.itertuples())
-        notes.append(
-            f"Yet the frozen pass was worse than chance in {cases}: both passes start from the same zero states "
-            "here, so that gap comes from the weights the epoch ends with, not from recognising initial states."
-        )
-    return Finding(
-        "The write-up's closing claim: zero initial states do not save you once the inputs differ",
-        verdict,
-        "The write-up says that `SameDistRandom` data with zero initial states shows the same gap, because after "
-        "the first chunk the states depend on the (different) inputs. The claim holds in a cell when the updating "
-        f"loss falls below {threshold:.3f} while the frozen loss stays at or above it. Last epoch: "
-        f"{_listing(cells, 'SameDistRandom', 'Zeros')}. {scope} {' '.join(notes)}".rstrip(),
-    )
-
-
-def learnable_data_generalises(cells: pd.DataFrame, margin: float) -> Finding:
-    threshold = CHANCE_LOSS - margin
-    rows = cells[cells["data_type"] == "DiffDistRandom"]
-    flags = [bool(r.heldout_loss < threshold and r.frozen_pass_loss < threshold) for r in rows.itertuples()]
-    by_state = "; ".join(
-        f"{state} states: {sum(f for f, r in zip(flags, rows.itertuples()) if r.initial_state_type == state)} of "
-        f"{int((rows['initial_state_type'] == state).sum())} cells"
-        for state in dict.fromkeys(rows["initial_state_type"])
-    )
-    parts = [f"{r.initial_state_type} states, bptt {r.bptt_size}: frozen {r.frozen_pass_loss:.3f}, held-out "
-             f"{r.heldout_loss:.3f} nats (accuracy {r.heldout_accuracy:.2f})" for r in rows.itertuples()]
-    return Finding(
-        "Data that can be learned is learned: `DiffDistRandom` generalises to held-out sequences",
-        _verdict(flags),
-        "When the classes differ in distribution (mean 0 against 0.5) the frozen pass and fresh held-out "
-        f"sequences should both score below {threshold:.3f} nats: {'; '.join(parts) or 'no such cell'}. "
-        f"It holds with {by_state}.",
-    )
-
-
-def bptt_dependence(cells: pd.DataFrame) -> Finding:
-    rows = _rows(cells, "SameRandom", "Random").sort_values("bptt_size")
-    if len(rows) < 2:
-        return Finding("How the gap depends on the bptt size", "not in this sweep", "Needs two or more bptt sizes.")
-    parts = [f"bptt {r.bptt_size} ({r.updates_per_epoch} updates per epoch): gap {r.gap:.3f} nats"
-             for r in rows.itertuples()]
-    shrinking = bool(rows["gap"].iloc[0] > rows["gap"].iloc[-1])
-    return Finding(
-        "How the gap depends on the bptt size",
-        "holds" if shrinking else "does not hold",
-        "Longer chunks mean fewer updates per epoch, so fewer chances to learn this epoch's states. The claim is "
-        "that the gap (frozen minus updating loss, last epoch, `SameRandom` with random states) shrinks from the "
-        f"shortest to the longest chunk: {'; '.join(parts)}.",
-    )
-
-
-def all_findings(cells: pd.DataFrame, margin: float, verdict_bptt: int) -> list[Finding]:
-    return [
-        headline(cells, margin, verdict_bptt),
-        random_states_alone_suffice(cells, margin, verdict_bptt),
-        zeros_are_safe_when_inputs_match(cells, margin),
-        zero_states_do_not_save_you(cells, margin, verdict_bptt),
-        learnable_data_generalises(cells, margin),
-        bptt_dependence(cells),
+def all_claims(results: Results, params: Params) -> list[Claim]:
+    b = verdict_bptt(params)
+    claims = [
+        gap_claim(results, "Headline: with random initial states the network learns to classify sequences it cannot "
+                           "tell apart (`SameRandom`), and the frozen pass does not", f"grid/SameRandom-Random-{b}"),
+        gap_claim(results, "The input plays no part: all-zero inputs with random initial states show the same gap",
+                  f"grid/Zeros-Random-{b}"),
+        nothing_learned_claim(results, "`SameRandom` with zero initial states: nothing is learned in either pass",
+                              f"grid/SameRandom-Zeros-{b}"),
+        gap_claim(results, "The write-up's closing remark: zero initial states do not save you once the inputs differ "
+                           "(`SameDistRandom` with zero states shows the same gap)", f"grid/SameDistRandom-Zeros-{b}"),
+        generalises_claim(results, "`DiffDistRandom` with zero initial states generalises to held-out sequences",
+                          f"grid/DiffDistRandom-Zeros-{b}"),
+        generalises_claim(results, "`DiffDistRandom` with random initial states generalises to held-out sequences",
+                          f"grid/DiffDistRandom-Random-{b}"),
+        mechanism_claim(results, f"grid/SameRandom-Random-{b}"),
+        bptt_claim(results, params),
     ]
+    for cell in params.architecture.cell:
+        claims.append(gap_claim(results, f"Not specific to the GRU: an {cell} shows the same gap on `SameRandom` with "
+                                         "random states", f"architecture/{cell}-SameRandom-Random"))
+    claims += [remedy_claim(results, *row) for row in remedy_cells(params)]
+    return claims
+
+
+def chance_loss(num_classes: int) -> float:
+    return math.log(num_classes)

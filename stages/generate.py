@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     except ParamsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    dataset = generate_dataset(params.data, args.data_type)
+    dataset = generate_dataset(params.data, args.data_type, params.replicates.count)
     with atomic_path(args.out, directory=True) as folder:
         save_dataset(dataset, folder)
     sizes = ", ".join(f"{split} {tuple(s.inputs.shape)}" for split, s in dataset.items())

@@ -1,4 +1,12 @@
-"""The classifier (a GRU with a linear head) and the initial hidden states it starts each pass from."""
+"""The classifier (a GRU or LSTM with a linear head), one per replica seed, and the initial states it starts from.
+
+A cell trains all its replica seeds together: `ReplicaClassifier` holds each replica's weights stacked along a
+first axis and runs them as one batched computation (`stages/rnn.py`). Every replica is still its own network:
+its initial weights are exactly those `torch.nn.GRU` / `torch.nn.LSTM` and `torch.nn.Linear` draw after
+`torch.manual_seed(seed)`, and nothing is shared between replicas.
+
+State layout: (replicas, layers, sequences, state width); the width is H for a GRU and 2H for an LSTM (h, then c).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,10 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from stages.params import INITIAL_STATE_TYPES
+from stages.params import INITIAL_STATE_TYPES, RNN_CELLS
+from stages.rnn import GRUChunk, LSTMChunk
+
+GATES = {"GRU": 3, "LSTM": 4}
 
 
 @dataclass(frozen=True)
@@ -16,35 +27,102 @@ class ModelConfig:
     hidden_size: int
     num_layers: int
     num_classes: int
+    cell: str  # GRU | LSTM
+    replicas: int
+    learned_initial_state: bool  # one trainable initial state per layer and replica, shared by all sequences
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def state_size(self) -> int:
+        return self.hidden_size * (2 if self.cell == "LSTM" else 1)
 
-class SequenceClassifier(nn.Module):
-    """GRU over the steps, linear head on the hidden output; the head is applied only where a loss is taken."""
 
-    def __init__(self, config: ModelConfig) -> None:
+class ReplicaClassifier(nn.Module):
+    """`replicas` independent RNN classifiers run as one computation; the head is applied only where a loss is."""
+
+    def __init__(self, config: ModelConfig, seeds: list[int]) -> None:
         super().__init__()
+        if config.cell not in RNN_CELLS:
+            raise ValueError(f"model.cell: unknown cell {config.cell!r}; expected one of {', '.join(RNN_CELLS)}")
+        if len(seeds) != config.replicas:
+            raise ValueError(f"replicates: {len(seeds)} seeds given for {config.replicas} replicas")
         self.config = config
-        self.rnn = nn.GRU(config.input_size, config.hidden_size, config.num_layers, batch_first=True)
-        self.head = nn.Linear(config.hidden_size, config.num_classes)
+        references = [self.reference_network(config, seed) for seed in seeds]
+        for layer in range(config.num_layers):
+            for name in ("weight_ih", "weight_hh"):
+                # PyTorch stores (G*H, in); the batched products want (in, G*H).
+                stacked = torch.stack([getattr(rnn, f"{name}_l{layer}").detach().T for rnn, _ in references])
+                self.register_parameter(f"{name}_l{layer}", nn.Parameter(stacked.contiguous()))
+            for name in ("bias_ih", "bias_hh"):
+                stacked = torch.stack([getattr(rnn, f"{name}_l{layer}").detach()[None] for rnn, _ in references])
+                self.register_parameter(f"{name}_l{layer}", nn.Parameter(stacked.contiguous()))
+        self.head_weight = nn.Parameter(torch.stack([head.weight.detach().T for _, head in references]).contiguous())
+        self.head_bias = nn.Parameter(torch.stack([head.bias.detach()[None] for _, head in references]).contiguous())
+        if config.learned_initial_state:
+            # Zeros to start with: the learned mode begins where the zero mode is and moves only by gradient.
+            self.initial_state = nn.Parameter(torch.zeros(config.replicas, config.num_layers, 1, config.state_size))
 
-    def forward(self, chunk: torch.Tensor, hidden: torch.Tensor, *, every_step: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        # chunk: (B, T, I); hidden: (L, B, H) -> logits (B, C) at the last step, or (B, T, C) at every step
-        outputs, hidden = self.rnn(chunk, hidden)
-        logits = self.head(outputs if every_step else outputs[:, -1])
-        return logits, hidden
+    @staticmethod
+    def reference_network(config: ModelConfig, seed: int) -> tuple[nn.Module, nn.Linear]:
+        """The single-replica PyTorch modules whose initial weights replica `seed` takes (also used by the tests)."""
+        torch.manual_seed(seed)
+        kind = nn.GRU if config.cell == "GRU" else nn.LSTM
+        rnn = kind(config.input_size, config.hidden_size, config.num_layers, batch_first=True)
+        return rnn, nn.Linear(config.hidden_size, config.num_classes)
+
+    def layer_weights(self, layer: int) -> tuple[torch.Tensor, ...]:
+        return tuple(getattr(self, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+
+    def forward(self, chunk: torch.Tensor, state: torch.Tensor, *, every_step: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """chunk (S, B, T, I), state (S, L, B, W) -> logits (S, B, C) at the last step or (S, B, T, C), new state."""
+        hidden = self.config.hidden_size
+        features, last_states = chunk, []
+        for layer in range(self.config.num_layers):
+            w_ih, w_hh, b_ih, b_hh = self.layer_weights(layer)
+            if self.config.cell == "GRU":
+                features = GRUChunk.apply(features, state[:, layer], w_ih, w_hh, b_ih, b_hh)
+                last_states.append(features[:, :, -1])
+            else:
+                layer_state = state[:, layer]
+                features, cell_last = LSTMChunk.apply(
+                    features, layer_state[..., :hidden], layer_state[..., hidden:], w_ih, w_hh, b_ih, b_hh
+                )
+                last_states.append(torch.cat([features[:, :, -1], cell_last], dim=-1))
+        if every_step:
+            replicas, batch, steps, _ = features.shape
+            logits = torch.baddbmm(self.head_bias, features.reshape(replicas, batch * steps, hidden), self.head_weight)
+            logits = logits.view(replicas, batch, steps, -1)
+        else:
+            logits = torch.baddbmm(self.head_bias, features[:, :, -1], self.head_weight)
+        return logits, torch.stack(last_states, dim=1)
 
 
 def initial_states(
-    mode: str, *, num_layers: int, batch: int, hidden_size: int, generator: torch.Generator, device: torch.device
+    mode: str,
+    *,
+    model: ReplicaClassifier,
+    batch: int,
+    generators: list[torch.Generator],
+    device: torch.device,
 ) -> torch.Tensor:
-    """Fresh initial states, one per sequence: zeros, or N(0, 1) clipped to [-1, 1] as in the write-up."""
-    shape = (num_layers, batch, hidden_size)
+    """Initial states (S, L, B, W), one per sequence and replica.
+
+    Zeros; Random: N(0, 1) clipped to [-1, 1] as in the write-up, drawn from each replica's own generator (so a
+    replica's draws do not depend on how many replicas train beside it); Learned: the model's trainable state,
+    the same for every sequence.
+    """
+    config = model.config
+    shape = (config.num_layers, batch, config.state_size)
     if mode == "Zeros":
-        return torch.zeros(shape, device=device)
+        return torch.zeros((config.replicas, *shape), device=device)
     if mode == "Random":
-        # Drawn on the CPU from a dedicated generator so the states are the same on every device.
-        return torch.randn(shape, generator=generator).clamp_(-1.0, 1.0).to(device)
+        # Drawn on the CPU so that the states are the same on every device.
+        draws = [torch.randn(shape, generator=generator).clamp_(-1.0, 1.0) for generator in generators]
+        return torch.stack(draws).to(device)
+    if mode == "Learned":
+        if not config.learned_initial_state:
+            raise ValueError("initial_state_type: 'Learned' needs a model built with a learned initial state")
+        return model.initial_state.expand(config.replicas, config.num_layers, batch, config.state_size)
     raise ValueError(f"initial_state_type: unknown mode {mode!r}; expected one of {', '.join(INITIAL_STATE_TYPES)}")

@@ -17,8 +17,11 @@ import yaml
 
 # The write-up's names for its data and initial-state modes, kept so readers can map one study to the other.
 DATA_TYPES = ("Zeros", "SameRandom", "SameDistRandom", "DiffDistRandom")
-INITIAL_STATE_TYPES = ("Zeros", "Random")
+INITIAL_STATE_TYPES = ("Zeros", "Random", "Learned")
+RNN_CELLS = ("GRU", "LSTM")
 LOSS_ON = ("last", "every")
+# How an update pass feeds the chunks (README, "Protocols"): the write-up's loop and four remedies.
+PROTOCOLS = ("per_chunk", "per_sequence", "stateless", "interleaved", "burn_in")
 DEVICES = ("cpu", "cuda", "auto")
 
 
@@ -36,7 +39,14 @@ class DataParams:
 
 
 @dataclass(frozen=True)
+class ReplicatesParams:
+    count: int  # independent seeds per cell (data draw, initial weights, initial states)
+    confidence: float  # level of the t-intervals across seeds in the report
+
+
+@dataclass(frozen=True)
 class ModelParams:
+    cell: str  # GRU | LSTM
     hidden_size: int
     num_layers: int
 
@@ -48,6 +58,8 @@ class TrainParams:
     weight_decay: float
     grad_clip: float  # maximum global gradient norm per update
     loss_on: str  # "last": loss at the last step of each chunk (the write-up); "every": at every step
+    interleave_groups: int  # protocol interleaved: the sequences split into this many groups, updated in turn
+    burn_in_steps: int  # protocol burn_in: steps replayed without loss or gradient to rebuild each chunk's state
     seed: int  # initial weights and initial states of the training passes
     device: str  # cpu | cuda | auto
     flush_denormal: bool  # CPU: flush subnormal floats to zero (gradients fading over long chunks)
@@ -62,15 +74,50 @@ class EvaluateParams:
 
 @dataclass(frozen=True)
 class SweepParams:
+    """Stage `train`: the write-up's grid, with its own loop (protocol per_chunk) and `model.cell`."""
+
     data_type: tuple[str, ...]
     initial_state_type: tuple[str, ...]
     bptt_size: tuple[int, ...]
 
 
 @dataclass(frozen=True)
+class RemediesParams:
+    """Stage `remedy`: every protocol other than per_chunk, at one bptt size."""
+
+    protocol: tuple[str, ...]
+    data_type: tuple[str, ...]
+    initial_state_type: tuple[str, ...]
+    bptt_size: int
+
+
+@dataclass(frozen=True)
+class ArchitectureParams:
+    """Stage `architecture`: the write-up's loop with another recurrent cell."""
+
+    cell: tuple[str, ...]
+    data_type: tuple[str, ...]
+    initial_state_type: tuple[str, ...]
+    bptt_size: int
+
+
+@dataclass(frozen=True)
+class OnsetParams:
+    """Stage `onset`: hidden size x learning rate, on one data mode and initial-state mode, the write-up's loop."""
+
+    hidden_size: tuple[int, ...]
+    learning_rate: tuple[float, ...]
+    data_type: str
+    initial_state_type: str
+    bptt_size: int
+
+
+@dataclass(frozen=True)
 class ReportParams:
-    chance_margin: float  # a loss counts as "below chance" only if below ln(2) - chance_margin
+    chance_margin: float  # a loss counts as "below chance" only if its interval lies below ln(C) - chance_margin
     verdict_bptt: int  # claims are judged at this bptt size (the write-up's 10), else at the smallest swept
+    onset_loss: float  # onset epoch: the first whose mean updating loss is below this
+    relearn_loss: float  # re-learning: updates into an epoch until one update's loss is first below this
     sequences_shown: int  # sequences per class drawn in the input figure
     steps_shown: int  # leading time steps drawn in the input figure
     figure_dpi: int
@@ -79,28 +126,46 @@ class ReportParams:
 @dataclass(frozen=True)
 class Params:
     data: DataParams
+    replicates: ReplicatesParams
     model: ModelParams
     train: TrainParams
     evaluate: EvaluateParams
     sweep: SweepParams
+    remedies: RemediesParams
+    architecture: ArchitectureParams
+    onset: OnsetParams
     report: ReportParams
 
 
 # Keys whose value must be strictly positive, or at least zero.
 _POSITIVE = {
     "data.input_size", "data.examples_per_class", "data.heldout_examples_per_class", "data.seq_size",
+    "replicates.count", "replicates.confidence",
     "model.hidden_size", "model.num_layers",
-    "train.epochs", "train.learning_rate", "train.grad_clip", "train.log_every",
-    "report.sequences_shown", "report.steps_shown", "report.figure_dpi", "report.verdict_bptt", "sweep.bptt_size",
+    "train.epochs", "train.learning_rate", "train.grad_clip", "train.log_every", "train.interleave_groups",
+    "train.burn_in_steps",
+    "report.sequences_shown", "report.steps_shown", "report.figure_dpi", "report.verdict_bptt", "report.onset_loss",
+    "report.relearn_loss",
+    "sweep.bptt_size", "remedies.bptt_size", "architecture.bptt_size", "onset.hidden_size", "onset.learning_rate",
+    "onset.bptt_size",
 }
 _NON_NEGATIVE = {
     "data.seed", "train.seed", "train.threads", "train.weight_decay", "evaluate.seed", "report.chance_margin",
 }
 _CHOICES = {
+    "model.cell": RNN_CELLS,
     "train.loss_on": LOSS_ON,
     "train.device": DEVICES,
     "sweep.data_type": DATA_TYPES,
     "sweep.initial_state_type": INITIAL_STATE_TYPES,
+    "remedies.protocol": PROTOCOLS[1:],  # per_chunk is the grid's own protocol
+    "remedies.data_type": DATA_TYPES,
+    "remedies.initial_state_type": INITIAL_STATE_TYPES,
+    "architecture.cell": RNN_CELLS,
+    "architecture.data_type": DATA_TYPES,
+    "architecture.initial_state_type": INITIAL_STATE_TYPES,
+    "onset.data_type": DATA_TYPES,
+    "onset.initial_state_type": INITIAL_STATE_TYPES,
 }
 
 
@@ -156,15 +221,42 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     return cls(**values)
 
 
+def _check_bptt(key: str, bptt: int, seq_size: int) -> None:
+    if bptt > seq_size:
+        raise ParamsError(f"{key}: {bptt} is longer than data.seq_size ({seq_size})")
+    if seq_size % bptt:
+        raise ParamsError(
+            f"{key}: {bptt} does not divide data.seq_size ({seq_size}); "
+            "every chunk must have the same length so that each step is seen exactly once"
+        )
+
+
 def _check_consistency(params: Params) -> None:
     seq_size = params.data.seq_size
     for bptt in params.sweep.bptt_size:
-        if bptt > seq_size:
-            raise ParamsError(f"sweep.bptt_size: {bptt} is longer than data.seq_size ({seq_size})")
-        if seq_size % bptt:
+        _check_bptt("sweep.bptt_size", bptt, seq_size)
+    for section in ("remedies", "architecture", "onset"):
+        _check_bptt(f"{section}.bptt_size", getattr(params, section).bptt_size, seq_size)
+    # The generate stage's matrix is sweep.data_type, so every other stage must train on one of those modes.
+    generated = params.sweep.data_type
+    for key, used in (("remedies.data_type", params.remedies.data_type),
+                      ("architecture.data_type", params.architecture.data_type),
+                      ("onset.data_type", (params.onset.data_type,))):
+        for data_type in used:
+            if data_type not in generated:
+                raise ParamsError(f"{key}: {data_type!r} is not generated; add it to sweep.data_type {list(generated)}")
+    if not 0 < params.replicates.confidence < 1:
+        raise ParamsError(f"replicates.confidence: must lie between 0 and 1, got {params.replicates.confidence!r}")
+    if params.replicates.count < 2:
+        raise ParamsError(f"replicates.count: an interval needs at least 2 seeds, got {params.replicates.count}")
+    if "interleaved" in params.remedies.protocol:
+        groups, per_class = params.train.interleave_groups, params.data.examples_per_class
+        if groups < 2:
+            raise ParamsError(f"train.interleave_groups: {groups}; interleaving needs at least 2 groups")
+        if per_class % groups:
             raise ParamsError(
-                f"sweep.bptt_size: {bptt} does not divide data.seq_size ({seq_size}); "
-                "every chunk must have the same length so that each step is seen exactly once"
+                f"train.interleave_groups: {groups} does not divide data.examples_per_class ({per_class}); "
+                "every group must hold the same number of sequences of each class"
             )
 
 
@@ -192,35 +284,78 @@ def load_params(path: str | Path = "params.yaml") -> Params:
 
 @dataclass(frozen=True)
 class Cell:
-    """One combination of the sweep axes; its name is DVC's `${key}` for the matrix item."""
+    """One trained configuration: a matrix item of one of the training stages.
 
+    `family` is the stage (grid = `train`, remedy, architecture, onset); `key` is DVC's `${key}` for the item (its
+    axis values joined by '-'), so `name` = family/key is also the cell's folder under data/train and data/evaluate.
+    """
+
+    family: str
     data_type: str
     initial_state_type: str
     bptt_size: int
+    protocol: str
+    cell: str  # GRU | LSTM
+    hidden_size: int
+    learning_rate: float
+
+    @property
+    def key(self) -> str:
+        parts = {
+            "grid": (self.data_type, self.initial_state_type, self.bptt_size),
+            "remedy": (self.protocol, self.data_type, self.initial_state_type),
+            "architecture": (self.cell, self.data_type, self.initial_state_type),
+            "onset": (self.hidden_size, self.learning_rate),
+        }[self.family]
+        return "-".join(str(part) for part in parts)
 
     @property
     def name(self) -> str:
-        return f"{self.data_type}-{self.initial_state_type}-{self.bptt_size}"
+        return f"{self.family}/{self.key}"
 
 
-def cells(sweep: SweepParams) -> list[Cell]:
-    """The grid in the order DVC expands the matrix: data type, then initial state, then bptt size."""
-    return [
-        Cell(data_type, initial_state_type, bptt_size)
-        for data_type in sweep.data_type
-        for initial_state_type in sweep.initial_state_type
-        for bptt_size in sweep.bptt_size
-    ]
+FAMILIES = ("grid", "remedy", "architecture", "onset")
 
 
-def require_cell(params: Params, data_type: str, initial_state_type: str, bptt_size: int) -> Cell:
-    """A cell named on a stage's command line must be one of the sweep's cells."""
-    cell = Cell(data_type, initial_state_type, bptt_size)
-    if cell not in cells(params.sweep):
-        raise ParamsError(
-            f"cell {cell.name} is not in the sweep of params.yaml "
-            f"(sweep.data_type={list(params.sweep.data_type)}, "
-            f"sweep.initial_state_type={list(params.sweep.initial_state_type)}, "
-            f"sweep.bptt_size={list(params.sweep.bptt_size)})"
-        )
-    return cell
+def cells(params: Params, family: str | None = None) -> list[Cell]:
+    """Every cell of the study (or of one family), in the order DVC expands each stage's matrix."""
+    model, train = params.model, params.train
+    found: list[Cell] = []
+    if family in (None, "grid"):
+        sweep = params.sweep
+        found += [
+            Cell("grid", d, s, b, "per_chunk", model.cell, model.hidden_size, train.learning_rate)
+            for d in sweep.data_type for s in sweep.initial_state_type for b in sweep.bptt_size
+        ]
+    if family in (None, "remedy"):
+        remedies = params.remedies
+        found += [
+            Cell("remedy", d, s, remedies.bptt_size, p, model.cell, model.hidden_size, train.learning_rate)
+            for p in remedies.protocol for d in remedies.data_type for s in remedies.initial_state_type
+        ]
+    if family in (None, "architecture"):
+        arch = params.architecture
+        found += [
+            Cell("architecture", d, s, arch.bptt_size, "per_chunk", c, model.hidden_size, train.learning_rate)
+            for c in arch.cell for d in arch.data_type for s in arch.initial_state_type
+        ]
+    if family in (None, "onset"):
+        onset = params.onset
+        found += [
+            Cell("onset", onset.data_type, onset.initial_state_type, onset.bptt_size, "per_chunk", model.cell, h, lr)
+            for h in onset.hidden_size for lr in onset.learning_rate
+        ]
+    return found
+
+
+def find_cell(params: Params, name: str) -> Cell:
+    """The cell called `name` (family/key) on a stage's command line; it must be one of params.yaml's cells."""
+    for cell in cells(params):
+        if cell.name == name:
+            return cell
+    family = name.split("/")[0]
+    known = [cell.name for cell in cells(params, family)] if family in FAMILIES else []
+    raise ParamsError(
+        f"cell {name!r} is not in params.yaml"
+        + (f" (cells of {family}: {', '.join(known)})" if known else f" (families: {', '.join(FAMILIES)})")
+    )

@@ -1,7 +1,8 @@
-"""Stage `report`: gather every cell of the grid in params.yaml into tidy tables, draw the figures, write report.md.
+"""Stage `report`: gather every cell of params.yaml into tidy tables, compute the claims, draw the figures, and
+write report.md and its self-contained HTML twin, index.html.
 
-The cells are enumerated from `sweep` in params.yaml, never by listing folders, so outputs of cells that were
-dropped from the sweep cannot leak into the report. Every number in the Markdown comes from those tables.
+The cells are enumerated from params.yaml, never by listing folders, so outputs of cells that were dropped cannot
+leak into the report. Every number in the report comes from those tables; every verdict from `stages.findings`.
 
     python -m stages.report --sequences data/sequences --train data/train --evaluate data/evaluate --out reports
 """
@@ -9,7 +10,9 @@ dropped from the sweep cannot leak into the report. Every number in the Markdown
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
+import platform
 import sys
 from pathlib import Path
 
@@ -18,170 +21,330 @@ import pandas as pd
 
 from stages import figures
 from stages.data import load_split
-from stages.findings import CHANCE_LOSS, Finding, all_findings
+from stages.evaluate import PASSES
+from stages.findings import Claim, Results, all_claims, chance_loss, remedy_cells, verdict_bptt
 from stages.io import atomic_path, read_json, require_file, write_table, write_text
+from stages.page import render_page
 from stages.params import Cell, Params, ParamsError, cells, load_params
+from stages.stats import t_interval
 
-FIGURES = {
-    "inputs": "inputs.png",
-    "loss_per_epoch": "loss_per_epoch.png",
-    "loss_last_epoch": "loss_last_epoch.png",
-    "final_gap": "final_gap.png",
-}
+TITLE = "Truncated BPTT on long single-label sequences: the network learns the initial state, not the input"
+SUMMARY_METRICS = [
+    "update_pass_loss", "frozen_pass_loss", "gap", "train_replayed_loss", "train_fresh_loss", "train_zero_loss",
+    "heldout_loss", "heldout_accuracy", "onset_epoch",
+]
 
 
-def _cell_columns(cell: Cell) -> dict:
+def _describe(cell: Cell) -> dict:
     return {
-        "data_type": cell.data_type,
-        "initial_state_type": cell.initial_state_type,
-        "bptt_size": cell.bptt_size,
-        "setting": figures.setting_label(cell.initial_state_type, cell.bptt_size),
+        "cell": cell.name, "family": cell.family, "data_type": cell.data_type,
+        "initial_state_type": cell.initial_state_type, "bptt_size": cell.bptt_size, "protocol": cell.protocol,
+        "rnn": cell.cell, "hidden_size": cell.hidden_size, "learning_rate": cell.learning_rate,
     }
 
 
 def onset_epoch(history: pd.DataFrame, threshold: float) -> float:
-    """First epoch whose updating loss is below `threshold`, or NaN when none is."""
+    """First epoch whose updating loss is below `threshold`, or NaN when none is (one replicate's history)."""
     below = history.loc[history["update_pass_loss"] < threshold, "epoch"]
     return float(below.iloc[0]) if len(below) else math.nan
 
 
+def updates_to_threshold(update_losses: np.ndarray, threshold: float) -> np.ndarray:
+    """(epochs, updates, replicates) -> (epochs, replicates): 1-based index of the first update whose loss is below
+    `threshold` in each epoch, NaN when none is."""
+    below = update_losses < threshold
+    first = below.argmax(axis=1).astype(float) + 1
+    first[~below.any(axis=1)] = math.nan
+    return first
+
+
 def gather(params: Params, train_dir: Path, evaluate_dir: Path) -> dict[str, pd.DataFrame]:
-    """Tidy tables: one row per cell; per epoch and pass; per chunk of the last epoch and pass."""
-    threshold = CHANCE_LOSS - params.report.chance_margin
-    cell_rows, epoch_tables, chunk_tables = [], [], []
-    for cell in cells(params.sweep):
-        history = pd.read_csv(require_file(train_dir / cell.name / "epochs.csv", f"training history of {cell.name}"))
-        last_epoch = pd.read_csv(require_file(train_dir / cell.name / "last_epoch.csv", f"last epoch of {cell.name}"))
-        metrics = read_json(require_file(evaluate_dir / f"{cell.name}.json", f"metrics of {cell.name}"))
-        last = history.iloc[-1]
-        cell_rows.append({
-            **_cell_columns(cell),
-            "epochs": int(last["epoch"]),
-            "updates_per_epoch": int(last["updates"]),
-            "update_pass_loss": float(last["update_pass_loss"]),
-            "frozen_pass_loss": float(last["frozen_pass_loss"]),
-            "gap": float(last["frozen_pass_loss"] - last["update_pass_loss"]),
-            "update_pass_accuracy": float(last["update_pass_accuracy"]),
-            "frozen_pass_accuracy": float(last["frozen_pass_accuracy"]),
-            "onset_epoch": onset_epoch(history, threshold),
-            "train_frozen_loss": metrics["train"]["loss"],
-            "heldout_loss": metrics["heldout"]["loss"],
-            "heldout_accuracy": metrics["heldout"]["accuracy"],
-            "heldout_final_step_accuracy": metrics["heldout"]["final_step_accuracy"],
-        })
-        long = history.melt(
-            id_vars="epoch", value_vars=["update_pass_loss", "frozen_pass_loss"], var_name="pass", value_name="loss"
-        )
+    """Tidy tables: per cell and seed; per epoch, seed and pass; per chunk of the last epoch; re-learning speed."""
+    onset_threshold, relearn_threshold = params.report.onset_loss, params.report.relearn_loss
+    bptt = verdict_bptt(params)
+    rows, epoch_tables, chunk_tables, relearn_tables = [], [], [], []
+    for cell in cells(params):
+        folder = train_dir / cell.name
+        history = pd.read_csv(require_file(folder / "epochs.csv", f"training history of {cell.name}"))
+        last = history[history["epoch"] == history["epoch"].max()].sort_values("replicate")
+        metrics = None
+        if cell.family != "onset":
+            metrics = read_json(require_file(evaluate_dir / f"{cell.name}.json", f"metrics of {cell.name}"))
+        for position, replicate_row in enumerate(last.itertuples()):
+            replicate = int(replicate_row.replicate)
+            row = {
+                **_describe(cell), "replicate": replicate,
+                "update_pass_loss": replicate_row.update_pass_loss,
+                "frozen_pass_loss": replicate_row.frozen_pass_loss,
+                "gap": replicate_row.frozen_pass_loss - replicate_row.update_pass_loss,
+                "onset_epoch": onset_epoch(history[history["replicate"] == replicate], onset_threshold),
+                "updates_per_epoch": int(replicate_row.updates),
+                "optimizer_steps_per_epoch": int(replicate_row.optimizer_steps),
+                "steps_with_gradient": int(replicate_row.steps_with_gradient),
+                "steps_without_gradient": int(replicate_row.steps_without_gradient),
+            }
+            for name in PASSES:
+                row[f"{name}_loss"] = metrics[name]["loss"][position] if metrics else math.nan
+            row["heldout_accuracy"] = metrics["heldout"]["accuracy"][position] if metrics else math.nan
+            row["heldout_final_step_accuracy"] = (
+                metrics["heldout"]["final_step_accuracy"][position] if metrics else math.nan
+            )
+            rows.append(row)
+        long = history.melt(id_vars=["epoch", "replicate"], value_vars=["update_pass_loss", "frozen_pass_loss"],
+                            var_name="pass", value_name="loss")
         long["pass"] = long["pass"].str.removesuffix("_pass_loss")
-        epoch_tables.append(long.assign(**_cell_columns(cell)))
-        chunk_tables.append(last_epoch.assign(**_cell_columns(cell)))
+        epoch_tables.append(long.assign(**_describe(cell)))
+        if cell.family != "onset" and (cell.family != "grid" or cell.bptt_size == bptt):
+            last_epoch = pd.read_csv(require_file(folder / "last_epoch.csv", f"last epoch of {cell.name}"))
+            chunk_tables.append(last_epoch.assign(**_describe(cell)))
+        if cell.family != "onset":
+            losses = np.load(require_file(folder / "update_losses.npy", f"update losses of {cell.name}"))
+            first = updates_to_threshold(losses, relearn_threshold)
+            epochs, replicates = np.meshgrid(np.arange(1, first.shape[0] + 1), np.arange(first.shape[1]), indexing="ij")
+            relearn_tables.append(pd.DataFrame({
+                "epoch": epochs.ravel(), "replicate": replicates.ravel(), "updates": first.ravel(),
+                "updates_per_epoch": losses.shape[1],
+            }).assign(**_describe(cell)))
+    replicates = pd.DataFrame(rows)
+    replicates["compute_step_equivalents"] = (
+        3 * replicates["steps_with_gradient"] + replicates["steps_without_gradient"]
+    )  # forward = 1, backward = 2 forward steps' worth of work
     return {
-        "cells": pd.DataFrame(cell_rows),
+        "replicates": replicates,
+        "summary": summarise(replicates, params.replicates.confidence),
         "epochs": pd.concat(epoch_tables, ignore_index=True),
         "last_epoch": pd.concat(chunk_tables, ignore_index=True),
+        "relearn": pd.concat(relearn_tables, ignore_index=True),
     }
 
 
+def summarise(replicates: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """Per cell and metric: mean over seeds, the t-interval, and the number of seeds."""
+    rows = []
+    descriptors = ["cell", "family", "data_type", "initial_state_type", "bptt_size", "protocol", "rnn",
+                   "hidden_size", "learning_rate"]
+    for _, group in replicates.groupby("cell", sort=False):
+        head = group.iloc[0]
+        for metric in SUMMARY_METRICS:
+            interval = t_interval(group[metric], confidence)
+            rows.append({**{k: head[k] for k in descriptors}, "metric": metric, "mean": interval.mean,
+                         "low": interval.low, "high": interval.high, "seeds": interval.n})
+    return pd.DataFrame(rows)
+
+
 def input_table(params: Params, sequences_dir: Path) -> pd.DataFrame:
-    """The first steps of a few training sequences per class and mode, long-form, for the input figure."""
+    """The first steps of a few training sequences per class and mode (first seed), long-form."""
     frames = []
     shown, steps = params.report.sequences_shown, min(params.report.steps_shown, params.data.seq_size)
     for data_type in params.sweep.data_type:
         split = load_split(sequences_dir / data_type, "train")
-        for label in np.unique(split.labels):
-            for number, index in enumerate(np.flatnonzero(split.labels == label)[:shown]):
+        inputs, labels = split.inputs[0], split.labels[0]
+        for label in np.unique(labels):
+            for number, index in enumerate(np.flatnonzero(labels == label)[:shown]):
                 frames.append(pd.DataFrame({
                     "data_type": data_type, "label": int(label), "sequence": f"{label}-{number}",
-                    "step": np.arange(steps), "value": split.inputs[index, :steps, 0],
+                    "step": np.arange(steps), "value": inputs[index, :steps, 0],
                 }))
     return pd.concat(frames, ignore_index=True)
 
 
-def _results_table(table: pd.DataFrame) -> str:
-    columns = {
-        "data_type": "data", "initial_state_type": "initial states", "bptt_size": "bptt",
-        "updates_per_epoch": "updates / epoch", "update_pass_loss": "updating loss",
-        "frozen_pass_loss": "frozen loss", "gap": "gap", "onset_epoch": "onset epoch",
-        "heldout_loss": "held-out loss", "heldout_accuracy": "held-out acc.",
+def figure_tables(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The long-form table behind each figure (saved as CSV beside it)."""
+    bptt = verdict_bptt(params)
+    grid_at = lambda t: t[(t["family"] == "grid") & (t["bptt_size"] == bptt)]  # noqa: E731
+    replicates = tables["replicates"]
+    mechanism = grid_at(replicates).melt(
+        id_vars=["cell", "data_type", "initial_state_type", "replicate"], value_vars=list(figures.MECHANISM_LABELS),
+        var_name="pass", value_name="loss")
+    relearn = tables["relearn"]
+    shown = relearn[(relearn["initial_state_type"] != "Zeros") & relearn["protocol"].eq("per_chunk")
+                    & relearn["data_type"].isin(["Zeros", "SameRandom"])
+                    & ((relearn["family"] == "architecture") | (relearn["bptt_size"] == bptt))]
+    shown = shown.assign(label=shown["rnn"] + ", " + shown["data_type"] + " data, " + shown["initial_state_type"]
+                         + " states, bptt " + shown["bptt_size"].astype(str))
+    comparison = []
+    for label, unlearnable, learnable in remedy_cells(params):
+        for cell, measure, metric in ((unlearnable, "gap on SameRandom", "gap"),
+                                      (learnable, "held-out loss on DiffDistRandom", "heldout_loss")):
+            rows = replicates[replicates["cell"] == cell]
+            comparison.append(pd.DataFrame({"remedy": label, "cell": cell, "measure": measure,
+                                            "replicate": rows["replicate"], "value": rows[metric],
+                                            "optimizer_steps_per_epoch": rows["optimizer_steps_per_epoch"],
+                                            "compute_step_equivalents": rows["compute_step_equivalents"]}))
+    grid_summary = tables["summary"][(tables["summary"]["family"] == "grid") & (tables["summary"]["metric"] == "gap")]
+    return {
+        "loss_per_epoch": grid_at(tables["epochs"]),
+        "loss_last_epoch": grid_at(tables["last_epoch"]),
+        "final_gap": grid_summary.assign(
+            setting=grid_summary["initial_state_type"] + ", bptt " + grid_summary["bptt_size"].astype(str),
+            gap=grid_summary["mean"]),
+        "mechanism": mechanism,
+        "relearning": shown,
+        "remedies": pd.concat(comparison, ignore_index=True),
+        "onset": replicates[replicates["family"] == "onset"][["hidden_size", "learning_rate", "replicate",
+                                                              "onset_epoch"]],
     }
-    header = "| " + " | ".join(columns.values()) + " |\n|" + "---|" * len(columns) + "\n"
-    lines = []
-    for row in table[list(columns)].itertuples(index=False):
-        cells_text = []
-        for name, value in zip(columns, row):
-            if isinstance(value, float):
-                cells_text.append("none" if math.isnan(value) else f"{value:.0f}" if name == "onset_epoch" else f"{value:.3f}")
-            else:
-                cells_text.append(f"`{value}`" if name == "data_type" else str(value))
-        lines.append("| " + " | ".join(cells_text) + " |")
-    return header + "\n".join(lines) + "\n"
 
 
-def render_markdown(params: Params, tables: dict[str, pd.DataFrame], findings: list[Finding]) -> str:
-    p = params
-    threshold = CHANCE_LOSS - p.report.chance_margin
-    verdicts = "\n".join(f"| {f.title} | **{f.verdict}** |" for f in findings)
-    sections = "\n\n".join(f"### {i}. {f.title}\n\n**Verdict: {f.verdict}.** {f.text}" for i, f in enumerate(findings, 1))
-    return f"""# Truncated BPTT on long single-label sequences: the network learns the initial state, not the input
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
 
-This report is written by the `report` stage of the DVC pipeline from the results of every cell of the sweep in
-`params.yaml`; no number in it is typed by hand. It reproduces and tests the write-up "Problems with BPTT for long
-sequence classification": a GRU reads long sequences in chunks of `bptt_size` steps, carrying its detached hidden
-state from chunk to chunk, with a loss at the end of each chunk and a weight update after every chunk (the
-*update pass*); then it reads the same data again from fresh initial states without updates (the *frozen pass*).
 
-**Settings of this run.** {2 * p.data.examples_per_class} training sequences ({p.data.examples_per_class} per class)
-of {p.data.seq_size:,} steps with {p.data.input_size} feature(s), {2 * p.data.heldout_examples_per_class} held-out
-sequences; a {p.model.num_layers}-layer GRU of {p.model.hidden_size} units; Adam, learning rate
-{p.train.learning_rate:g}, weight decay {p.train.weight_decay:g}, gradient norm clipped at {p.train.grad_clip:g};
-loss at the {"last step of each chunk" if p.train.loss_on == "last" else "every step"}; {p.train.epochs} epochs;
-seeds: data {p.data.seed}, training {p.train.seed}, evaluation {p.evaluate.seed}. Sweep: data modes
-{", ".join(f"`{d}`" for d in p.sweep.data_type)}; initial states {", ".join(f"`{s}`" for s in p.sweep.initial_state_type)};
-bptt sizes {", ".join(str(b) for b in p.sweep.bptt_size)}. All losses are cross-entropies in nats; chance is
-ln 2 = {CHANCE_LOSS:.3f}. A loss counts as *below chance* when it is below {threshold:.3f} (ln 2 − `report.chance_margin`
-= {p.report.chance_margin:g}). The *gap* is the frozen pass's mean loss minus the update pass's, in the last epoch.
-Each cell is one training run from one seed, and single runs of this system are chaotic: changing only the rounding
-of the optimizer's arithmetic moves last-epoch losses by whole nats (README, "Reproducibility"). Read the verdicts,
-which compare each loss with chance by a margin, rather than the exact magnitudes.
+def _interval_text(summary: pd.DataFrame, cell: str, metric: str, digits: int = 3) -> str:
+    row = summary[(summary["cell"] == cell) & (summary["metric"] == metric)]
+    if row.empty or math.isnan(row["mean"].iloc[0]):
+        return "–"
+    mean, low, high = row[["mean", "low", "high"]].iloc[0]
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
-## Findings
 
-| finding | verdict |
-|---|---|
-{verdicts}
+def _cells_table(summary: pd.DataFrame, replicates: pd.DataFrame, family: str) -> str:
+    first = replicates[replicates["family"] == family].drop_duplicates("cell")
+    rows = []
+    for row in first.itertuples():
+        rows.append([f"`{row.cell}`", str(row.optimizer_steps_per_epoch)]
+                    + [_interval_text(summary, row.cell, m) for m in
+                       ("update_pass_loss", "frozen_pass_loss", "gap", "train_replayed_loss", "train_fresh_loss",
+                        "heldout_loss")]
+                    + [_interval_text(summary, row.cell, "heldout_accuracy", 2)])
+    return _md_table(["cell", "optimizer steps / epoch", "updating loss", "frozen loss", "gap", "replayed states",
+                      "fresh states", "held-out loss", "held-out acc."], rows)
 
-{sections}
 
-## Results of every cell (last epoch)
+def _remedies_table(params: Params, summary: pd.DataFrame, replicates: pd.DataFrame) -> str:
+    rows = []
+    for label, unlearnable, learnable in remedy_cells(params):
+        mine = replicates[replicates["cell"] == unlearnable]
+        steps = str(int(mine["optimizer_steps_per_epoch"].iloc[0])) if len(mine) else "–"
+        compute = f"{mine['compute_step_equivalents'].iloc[0] / 1e3:,.0f}k" if len(mine) else "–"
+        rows.append([label, steps, compute, _interval_text(summary, unlearnable, "gap"),
+                     _interval_text(summary, unlearnable, "update_pass_loss"),
+                     _interval_text(summary, learnable, "heldout_loss"),
+                     _interval_text(summary, learnable, "heldout_accuracy", 2)])
+    return _md_table(["remedy", "optimizer steps / epoch", "compute / epoch", "gap on `SameRandom`",
+                      "updating loss on `SameRandom`", "held-out loss on `DiffDistRandom`", "held-out acc."], rows)
 
-Updating and frozen losses are means over the chunks of the last epoch's two passes; the onset epoch is the first
-epoch whose updating loss is below chance; held-out scores come from a frozen pass of the final weights over
-sequences drawn independently of the training ones (`evaluate` stage). The full table is `tables/cells.csv`.
 
-{_results_table(tables["cells"])}
-## Figures
+def _onset_table(replicates: pd.DataFrame) -> str:
+    onset = replicates[replicates["family"] == "onset"]
+    rows = []
+    for (hidden, rate), group in onset.groupby(["hidden_size", "learning_rate"]):
+        epochs = ", ".join("none" if math.isnan(v) else f"{v:.0f}" for v in group.sort_values("replicate")["onset_epoch"])
+        rows.append([str(hidden), f"{rate:g}", epochs])
+    return _md_table(["hidden units", "learning rate", "onset epoch per seed"], rows)
 
-![Input sequences](figures/{FIGURES["inputs"]})
 
-*Figure 1. The first {min(p.report.steps_shown, p.data.seq_size)} steps of {p.report.sequences_shown} training
-sequences per class for each data mode. In `SameRandom` the two classes overlap exactly.*
+def render_markdown(params: Params, tables: dict[str, pd.DataFrame], claims: list[Claim], chance: float,
+                    environment: dict[str, str]) -> str:
+    p, summary, replicates = params, tables["summary"], tables["replicates"]
+    threshold = chance - p.report.chance_margin
+    bptt = verdict_bptt(params)
+    seeds, level = p.replicates.count, p.replicates.confidence
+    claims_rows = [[str(i), c.title, f"**{c.verdict}**", c.evidence] for i, c in enumerate(claims, 1)]
+    rules = "\n".join(f"{i}. {c.rule}." for i, c in enumerate(claims, 1))
+    figure_number = iter(range(1, 100))
+    figure_md = lambda key, caption: (  # noqa: E731
+        f"![{key}](figures/{key}.png)\n\n*Figure {next(figure_number)}. {caption} Data: `figures/{key}.csv`; "
+        f"print version: `figures/{key}.svg`.*\n")
+    settings = {section.name: dataclasses.asdict(getattr(params, section.name))
+                for section in dataclasses.fields(params)}
+    settings_lines = "\n".join(f"- `{name}`: " + ", ".join(f"{k} = {v}" for k, v in values.items())
+                               for name, values in settings.items())
+    environment_lines = "\n".join(f"- {k}: {v}" for k, v in environment.items())
+    return f"""# {TITLE}
 
-![Loss per epoch](figures/{FIGURES["loss_per_epoch"]})
+This report is written by the `report` stage of the DVC pipeline from the results of every cell in `params.yaml`;
+no number or verdict in it is typed by hand. It tests the write-up "Problems with BPTT for long sequence
+classification": a GRU reads long sequences in chunks of `bptt_size` steps, carrying its detached hidden state from
+chunk to chunk, with a loss at the end of each chunk and a weight update after every chunk (the *update pass*); then
+it reads the same data again from fresh initial states without updates (the *frozen pass*).
 
-*Figure 2. Mean loss per epoch of the update pass and the frozen pass, for every cell (rows: data mode; columns:
-initial states and bptt size). Log scale; the dashed line is chance. Data: `tables/epochs.csv`.*
+Every cell is trained from {seeds} independent seeds (each seed sets the data draw, the initial weights and the
+initial states). Every number is the mean over seeds with its {level:.0%} Student-t interval in brackets
+(n − 1 = {seeds - 1} degrees of freedom). Losses are cross-entropies in nats; chance is ln 2 = {chance:.3f}.
 
-![Loss across the last epoch](figures/{FIGURES["loss_last_epoch"]})
+## Claims
 
-*Figure 3. Loss of each chunk in the last epoch. In the update pass each chunk is followed by one weight update:
-where the effect is present the updating loss drops within the first chunks of the epoch, as the network learns the
-new epoch's initial states. Data: `tables/last_epoch.csv`.*
+| # | claim | verdict | measured (mean [{level:.0%} interval]) |
+|---|---|---|---|
+""" + "\n".join("| " + " | ".join(row) + " |" for row in claims_rows) + f"""
 
-![Gap per cell](figures/{FIGURES["final_gap"]})
+**How verdicts are computed.** A loss is *below chance* when its whole interval lies below
+{threshold:.3f} nats (ln 2 − `report.chance_margin` = {p.report.chance_margin:g}) and *not below chance* when its
+whole interval lies at or above that; a claim that rests on an interval straddling the threshold is *inconclusive*.
+Gaps and recoveries are paired per seed (the same seed's data and initial weights). Claims about the write-up's grid
+are judged at bptt {bptt}. The rule of each claim:
 
-*Figure 4. Frozen minus updating loss in the last epoch, per cell. Positive: the updating pass scores better than
-the same weights do on the same data from fresh states. Data: `tables/cells.csv`.*
+{rules}
 
+## Settings of this run
+
+{2 * p.data.examples_per_class} training sequences ({p.data.examples_per_class} per class) of {p.data.seq_size:,} steps,
+{2 * p.data.heldout_examples_per_class} held-out sequences, per seed; a {p.model.num_layers}-layer {p.model.cell} of
+{p.model.hidden_size} units; Adam at learning rate {p.train.learning_rate:g}; gradient norm clipped at
+{p.train.grad_clip:g} per seed; {p.train.epochs} epochs. The write-up's grid: data modes
+{", ".join(f"`{d}`" for d in p.sweep.data_type)}, initial states {", ".join(f"`{s}`" for s in p.sweep.initial_state_type)}
+(`Learned`: one trainable vector per layer, shared by all sequences), bptt sizes
+{", ".join(str(b) for b in p.sweep.bptt_size)}. Every parameter:
+
+{settings_lines}
+
+Computed with: 
+{environment_lines}
+
+## 1. The write-up's effect, reproduced
+
+{figure_md("loss_per_epoch", f"Mean loss per epoch of the update pass and the frozen pass, bptt {bptt} (log scale). Where the effect is present the two curves split: the updating loss falls below chance while the frozen pass over the same data stays at or above it.")}
+{figure_md("loss_last_epoch", f"Loss of each chunk in the last epoch, bptt {bptt}. In the update pass each chunk is followed by one update; where the effect is present the updating loss drops within the first updates of the epoch, as the network learns the new epoch's initial states.")}
+{figure_md("final_gap", "Frozen minus updating loss in the last epoch, every cell of the grid, mean over seeds.")}
+## 2. The mechanism
+
+With the final weights of each cell, four frozen passes differ in one thing only: the training sequences from the
+initial states the last update pass started from (*replayed*), from fresh ones, from zeros, and held-out sequences
+from fresh states. If the network classifies its initial states, replaying the states it has just learned must
+recover part of the updating loss, while fresh states must not.
+
+{figure_md("mechanism", f"Loss of the last update pass and of the four frozen passes, grid cells at bptt {bptt}.")}
+How fast the network re-learns each epoch's states: the number of updates into an epoch until one update's loss first
+falls below `report.relearn_loss` = {p.report.relearn_loss:g} nats.
+
+{figure_md("relearning", "Updates needed per epoch to score below the threshold again, for the cells whose inputs cannot be told apart (so that any low loss must come from the initial states).")}
+## 3. Remedies
+
+Each protocol is trained for the same number of passes over the data as the write-up's loop; what differs is how many
+optimizer steps those passes give (column 2) and the compute, counted in forward-step equivalents per epoch (a
+backward step counts as two; burn-in and frozen passes as one). `per_sequence` makes {1} optimizer step per epoch, so
+where it learns little its step count is the first explanation to check. A remedy must close the gap on data that
+cannot be learned without destroying learning on `DiffDistRandom`.
+
+{_remedies_table(params, summary, replicates)}
+{figure_md("remedies", "The gap on `SameRandom` (a closed gap stays under the margin) and the held-out loss on `DiffDistRandom` for each remedy, with random initial states unless named.")}
+## 4. When it starts: model size and learning rate
+
+The onset epoch is the first whose mean updating loss is below `report.onset_loss` = {p.report.onset_loss:g} nats,
+on `{p.onset.data_type}` data with `{p.onset.initial_state_type}` initial states at bptt {p.onset.bptt_size}, over
+{p.train.epochs} epochs.
+
+{_onset_table(replicates)}
+{figure_md("onset", "Median onset epoch over seeds for each hidden size and learning rate.")}
+## 5. Every cell
+
+Grid (the write-up's loop, `{p.model.cell}`):
+
+{_cells_table(summary, replicates, "grid")}
+Remedies:
+
+{_cells_table(summary, replicates, "remedy")}
+Other recurrent cells:
+
+{_cells_table(summary, replicates, "architecture")}
+The per-seed numbers are in `tables/replicates.csv`, the intervals in `tables/summary.csv`.
+
+## Input data
+
+{figure_md("inputs", "The first steps of training sequences of each data mode. In `SameRandom` the two classes overlap exactly.")}
 ## Reproduce
 
 `dvc repro` regenerates every number and figure here from `params.yaml`; `dvc exp run --set-param KEY=VALUE` runs an
@@ -189,33 +352,68 @@ ablation, and `dvc exp show` compares it with this run.
 """
 
 
+def environment() -> dict[str, str]:
+    """What computed these numbers: versions and hardware that do not change from run to run on one machine."""
+    import torch
+
+    try:
+        import dvc
+
+        dvc_version = dvc.__version__
+    except ImportError:  # the report can be rendered outside a DVC install
+        dvc_version = "not installed"
+    return {
+        "Python": platform.python_version(),
+        "PyTorch": torch.__version__,
+        "DVC": dvc_version,
+        "processor": platform.machine() + (f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""),
+        "PyTorch CPU threads": str(torch.get_num_threads()),
+    }
+
+
 def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_dir: Path, out: Path) -> None:
     tables = gather(params, train_dir, evaluate_dir)
-    inputs = input_table(params, sequences_dir)
-    findings = all_findings(tables["cells"], params.report.chance_margin, params.report.verdict_bptt)
+    tables["inputs"] = input_table(params, sequences_dir)
+    chance = chance_loss(2)
+    results = Results(tables["replicates"], params.replicates.confidence, chance, params.report.chance_margin)
+    claims = all_claims(results, params)
+    tables["claims"] = pd.DataFrame([dataclasses.asdict(claim) for claim in claims])
+    per_figure = figure_tables(params, tables)
+    per_figure["inputs"] = tables["inputs"]
     figures.setup_theme()
-    dpi = params.report.figure_dpi
+    dpi, level, bptt = params.report.figure_dpi, params.replicates.confidence, verdict_bptt(params)
+    drawings = {
+        "loss_per_epoch": lambda t: figures.loss_per_epoch(t, chance, level, bptt),
+        "loss_last_epoch": lambda t: figures.loss_last_epoch(t, chance, level, bptt),
+        "final_gap": figures.final_gap,
+        "mechanism": lambda t: figures.mechanism(t, chance, level),
+        "relearning": lambda t: figures.relearning(t, level, params.report.relearn_loss),
+        "remedies": lambda t: figures.remedies(t, chance, params.report.chance_margin, level),
+        "onset": lambda t: figures.onset(t, params.train.epochs),
+        "inputs": figures.input_sequences,
+    }
     with atomic_path(out / "figures", directory=True) as folder:
-        figures.save(figures.input_sequences(inputs).figure, str(folder / FIGURES["inputs"]), dpi)
-        figures.save(figures.loss_per_epoch(tables["epochs"]).figure, str(folder / FIGURES["loss_per_epoch"]), dpi)
-        figures.save(figures.loss_last_epoch(tables["last_epoch"]).figure, str(folder / FIGURES["loss_last_epoch"]), dpi)
-        figures.save(figures.final_gap(tables["cells"]), str(folder / FIGURES["final_gap"]), dpi)
+        for name, draw in drawings.items():
+            figures.save(draw(per_figure[name]), str(folder / name), dpi)
+            write_table(folder / f"{name}.csv", per_figure[name])
     with atomic_path(out / "tables", directory=True) as folder:
         for name, table in tables.items():
             write_table(folder / f"{name}.csv", table)
-        write_table(folder / "inputs.csv", inputs)
-    # One file per cell, wide, for `dvc plots show` (top-level plots in dvc.yaml render every file of a folder).
+    # One file per grid cell, wide, mean over seeds, for `dvc plots show` / `dvc plots diff`.
     with atomic_path(out / "plots", directory=True) as folder:
-        for kind, index in (("loss_per_epoch", "epoch"), ("last_epoch", "chunk")):
+        for kind, index, source in (("loss_per_epoch", "epoch", tables["epochs"]),
+                                    ("last_epoch", "chunk", tables["last_epoch"])):
             (folder / kind).mkdir()
-            source = tables["epochs" if kind == "loss_per_epoch" else "last_epoch"]
-            for cell in cells(params.sweep):
-                mine = source[source["setting"].eq(figures.setting_label(cell.initial_state_type, cell.bptt_size))
-                              & source["data_type"].eq(cell.data_type)]
-                wide = mine.pivot(index=index, columns="pass", values="loss").reset_index()
+            for cell in cells(params, "grid"):
+                mine = source[source["cell"] == cell.name]
+                if mine.empty:
+                    continue
+                wide = mine.groupby([index, "pass"])["loss"].mean().unstack("pass").reset_index()
                 wide = wide.rename(columns={"update": "update_pass_loss", "frozen": "frozen_pass_loss"})
-                write_table(folder / kind / f"{cell.name}.csv", wide[[index, "update_pass_loss", "frozen_pass_loss"]])
-    write_text(out / "report.md", render_markdown(params, tables, findings))
+                write_table(folder / kind / f"{cell.key}.csv", wide[[index, "update_pass_loss", "frozen_pass_loss"]])
+    markdown = render_markdown(params, tables, claims, chance, environment())
+    write_text(out / "report.md", markdown)
+    write_text(out / "index.html", render_page(markdown, base_dir=out, title=TITLE))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,9 +426,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)
-        for cell in cells(params.sweep):  # every input present before anything is drawn
-            for path in (args.train / cell.name / "epochs.csv", args.train / cell.name / "last_epoch.csv",
-                         args.evaluate / f"{cell.name}.json"):
+        for cell in cells(params):  # every input present before anything is drawn
+            required = [args.train / cell.name / "epochs.csv"]
+            if cell.family != "onset":
+                required += [args.train / cell.name / "last_epoch.csv", args.train / cell.name / "update_losses.npy",
+                             args.evaluate / f"{cell.name}.json"]
+            for path in required:
                 require_file(path, f"output of cell {cell.name}")
         for data_type in params.sweep.data_type:
             load_split(args.sequences / data_type, "train")
@@ -238,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     write_report(params, args.sequences, args.train, args.evaluate, args.out)
-    print(f"wrote {args.out / 'report.md'}")
+    print(f"wrote {args.out / 'report.md'} and {args.out / 'index.html'}")
     return 0
 
 

@@ -1,13 +1,14 @@
-"""Stage `train`: one cell of the sweep (data mode x initial-state mode x bptt size), trained with truncated BPTT.
+"""Stages `train`, `remedy`, `architecture`, `onset`: one cell, all its replicate seeds trained together.
 
-Each epoch is an update pass (Adam step after every chunk, state carried and detached) followed by a frozen pass
-over the same sequences (same chunks, same loss, no updates), each from fresh initial states. The gap between the
+Each epoch is an update pass under the cell's protocol (the write-up's: Adam step after every chunk, state carried
+and detached) followed by a frozen pass over the same sequences (same chunks, same loss, no updates), each from
+fresh initial states. The gap between the
 two losses is the study's measurement: a network that has learned the input scores the same in both passes; one
 that has learned, within the epoch, to recognise this epoch's initial states loses that skill in the frozen pass,
 which starts from new ones.
 
-    python -m stages.train --data-type SameRandom --initial-state-type Random --bptt-size 10 \
-        --data data/generated/SameRandom --out results/train/SameRandom-Random-10
+    python -m stages.train --cell grid/SameRandom-Random-10 --data data/sequences/SameRandom \
+        --out data/train/grid/SameRandom-Random-10
 """
 
 from __future__ import annotations
@@ -26,18 +27,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stages.data import NUM_CLASSES, SequenceSet, load_split
+from stages.data import SequenceSet, check_replicates, load_split
 from stages.io import atomic_path, write_table
-from stages.model import ModelConfig, SequenceClassifier, initial_states
-from stages.params import Cell, Params, ParamsError, load_params, require_cell
-from stages.tbptt import run_pass, to_chunks
+from stages.model import ModelConfig, ReplicaClassifier, initial_states
+from stages.params import Cell, Params, ParamsError, find_cell, load_params
+from stages.tbptt import PassResult, run_pass
 
 
 @dataclass(frozen=True)
 class TrainResult:
-    model: SequenceClassifier
-    epochs: pd.DataFrame  # one row per epoch: both passes' mean loss and accuracy, final-step scores, seconds
-    last_epoch: pd.DataFrame  # one row per chunk of the last epoch and pass: the loss each update saw
+    model: ReplicaClassifier
+    epochs: pd.DataFrame  # one row per epoch and replicate: both passes' mean loss and accuracy, step counts
+    last_epoch: pd.DataFrame  # one row per update (or chunk) of the last epoch, pass and replicate
+    update_losses: np.ndarray  # (epochs, updates, replicates): the loss every update stepped on, every epoch
+    last_update_states: list[torch.Tensor]  # per replicate: its state generator as the last update pass began
 
 
 def resolve_device(name: str) -> torch.device:
@@ -66,21 +69,35 @@ def derived_seed(*parts: int) -> int:
     return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
 
 
-def build_model(params: Params, device: torch.device) -> SequenceClassifier:
+def replicate_seeds(params: Params, purpose: int, root: int | None = None) -> list[int]:
+    """One seed per replicate for one purpose (0 weights, 1 training states, 2 evaluation states)."""
+    root = params.train.seed if root is None else root
+    return [derived_seed(root, replicate, purpose) for replicate in range(params.replicates.count)]
+
+
+def state_generators(seeds: list[int]) -> list[torch.Generator]:
+    return [torch.Generator().manual_seed(seed) for seed in seeds]
+
+
+def build_model(params: Params, cell: Cell, num_classes: int, device: torch.device) -> ReplicaClassifier:
     config = ModelConfig(
         input_size=params.data.input_size,
-        hidden_size=params.model.hidden_size,
+        hidden_size=cell.hidden_size,
         num_layers=params.model.num_layers,
-        num_classes=NUM_CLASSES,
+        num_classes=num_classes,
+        cell=cell.cell,
+        replicas=params.replicates.count,
+        learned_initial_state=cell.initial_state_type == "Learned",
     )
-    torch.manual_seed(params.train.seed)  # initial weights: identical in every cell for the same seed
-    return SequenceClassifier(config).to(device)
+    # Replicate r starts from the same weights in every cell of the same size, so cells differ only by their setting.
+    return ReplicaClassifier(config, replicate_seeds(params, 0)).to(device)
 
 
 def fingerprint(params: Params, cell: Cell, sequences: SequenceSet) -> str:
     """What a checkpoint must match to be resumed: every setting that changes the result, and the data itself."""
     settings = {
         "data": dataclasses.asdict(params.data),
+        "replicates": dataclasses.asdict(params.replicates),
         "model": dataclasses.asdict(params.model),
         "train": {k: v for k, v in dataclasses.asdict(params.train).items() if k != "log_every"},
         "cell": dataclasses.asdict(cell),
@@ -91,6 +108,45 @@ def fingerprint(params: Params, cell: Cell, sequences: SequenceSet) -> str:
     return digest.hexdigest()
 
 
+def pass_kwargs(params: Params, cell: Cell, schedule_generator: torch.Generator | None = None) -> dict:
+    """The protocol settings of a pass of this cell (shared by training and evaluation)."""
+    return {
+        "protocol": cell.protocol, "bptt_size": cell.bptt_size, "loss_on": params.train.loss_on,
+        "grad_clip": params.train.grad_clip, "burn_in_steps": params.train.burn_in_steps,
+        "interleave_groups": params.train.interleave_groups, "schedule_generator": schedule_generator,
+    }
+
+
+def state_source(
+    mode: str, model: ReplicaClassifier, generators: list[torch.Generator], device: torch.device
+) -> Callable[[int], torch.Tensor]:
+    def fresh(batch: int) -> torch.Tensor:
+        return initial_states(mode, model=model, batch=batch, generators=generators, device=device)
+
+    return fresh
+
+
+def _epoch_rows(epoch: int, updating: PassResult, frozen: PassResult) -> list[dict]:
+    rows = []
+    for replicate in range(len(updating.mean_loss)):
+        rows.append({
+            "epoch": epoch,
+            "replicate": replicate,
+            "update_pass_loss": float(updating.mean_loss[replicate]),
+            "update_pass_accuracy": float(updating.mean_accuracy[replicate]),
+            "frozen_pass_loss": float(frozen.mean_loss[replicate]),
+            "frozen_pass_accuracy": float(frozen.mean_accuracy[replicate]),
+            "frozen_final_step_loss": float(frozen.final_step_loss[replicate]),
+            "frozen_final_step_accuracy": float(frozen.final_step_accuracy[replicate]),
+            "updates": len(updating.losses),
+            "optimizer_steps": updating.optimizer_steps,
+            # Compute of the epoch in sequence-steps: forward with a graph (each also run backward), forward without.
+            "steps_with_gradient": updating.steps_with_gradient + frozen.steps_with_gradient,
+            "steps_without_gradient": updating.steps_without_gradient + frozen.steps_without_gradient,
+        })
+    return rows
+
+
 def train_cell(
     params: Params,
     cell: Cell,
@@ -99,34 +155,34 @@ def train_cell(
     log: Callable[[str], None] = print,
     checkpoint: Path | None = None,
 ) -> TrainResult:
-    """Train one cell. With `checkpoint`, save the state after every epoch there and resume from it if it matches."""
+    """Train every replicate of one cell together. With `checkpoint`, save the state after every epoch there and
+    resume from it if it matches."""
     device = resolve_device(params.train.device)
     configure_numerics(params)
-    model = build_model(params, device)
-    optimizer = make_optimizer(model, learning_rate=params.train.learning_rate, weight_decay=params.train.weight_decay)
-    chunks = to_chunks(torch.from_numpy(sequences.inputs), cell.bptt_size).to(device)
+    num_classes = int(sequences.labels.max()) + 1
+    model = build_model(params, cell, num_classes, device)
+    optimizer = make_optimizer(model, learning_rate=cell.learning_rate, weight_decay=params.train.weight_decay)
+    inputs = torch.from_numpy(sequences.inputs).to(device)
     labels = torch.from_numpy(sequences.labels).to(device)
-    state_generator = torch.Generator().manual_seed(derived_seed(params.train.seed, 1))
-
-    def fresh_states() -> torch.Tensor:
-        return initial_states(
-            cell.initial_state_type,
-            num_layers=params.model.num_layers,
-            batch=len(labels),
-            hidden_size=params.model.hidden_size,
-            generator=state_generator,
-            device=device,
-        )
+    generators = state_generators(replicate_seeds(params, 1))
+    schedule_generator = torch.Generator().manual_seed(derived_seed(params.train.seed, 3))
+    fresh_states = state_source(cell.initial_state_type, model, generators, device)
+    settings = pass_kwargs(params, cell, schedule_generator)
 
     key = fingerprint(params, cell, sequences) if checkpoint else ""
-    epoch_rows, last_epoch_rows, first_epoch = [], [], 1
+    epoch_rows, last_epoch_rows, update_losses, first_epoch = [], [], [], 1
+    last_update_states: list[torch.Tensor] = []
     if checkpoint is not None and checkpoint.is_file():
         saved = torch.load(checkpoint, map_location=device, weights_only=True)
         if saved.get("fingerprint") == key:
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
-            state_generator.set_state(saved["state_generator"])
+            for generator, state in zip(generators, saved["state_generators"]):
+                generator.set_state(state)
+            schedule_generator.set_state(saved["schedule_generator"])
             epoch_rows, last_epoch_rows = list(saved["epoch_rows"]), list(saved["last_epoch_rows"])
+            update_losses = list(saved["update_losses"])
+            last_update_states = list(saved["last_update_states"])
             first_epoch = saved["epoch"] + 1
             log(f"[{cell.name}] resuming after epoch {saved['epoch']} from {checkpoint}")
         else:
@@ -136,44 +192,50 @@ def train_cell(
     for epoch in range(first_epoch, params.train.epochs + 1):
         epoch_started = time.perf_counter()
         where = f"cell {cell.name}, epoch {epoch}"
-        model.train()
+        # Kept so that evaluation can replay exactly the initial states this epoch's update pass started from.
+        last_update_states = [generator.get_state() for generator in generators]
         updating = run_pass(
-            model, chunks, labels, fresh_states(), loss_on=params.train.loss_on,
-            optimizer=optimizer, grad_clip=params.train.grad_clip, where=f"{where}, update pass",
+            model, inputs, labels, fresh_states, optimizer=optimizer, where=f"{where}, update pass", **settings
         )
-        model.eval()
-        frozen = run_pass(model, chunks, labels, fresh_states(), loss_on=params.train.loss_on, where=f"{where}, frozen pass")
+        frozen = run_pass(model, inputs, labels, fresh_states, where=f"{where}, frozen pass", **settings)
         seconds = time.perf_counter() - epoch_started
-        epoch_rows.append({
-            "epoch": epoch,
-            "update_pass_loss": updating.mean_loss,
-            "update_pass_accuracy": updating.mean_accuracy,
-            "frozen_pass_loss": frozen.mean_loss,
-            "frozen_pass_accuracy": frozen.mean_accuracy,
-            "frozen_final_step_loss": frozen.final_step_loss,
-            "frozen_final_step_accuracy": frozen.final_step_accuracy,
-            "updates": len(updating.chunk_losses),
-        })
+        epoch_rows += _epoch_rows(epoch, updating, frozen)
+        update_losses.append(updating.losses)
         if epoch == params.train.epochs:
             for pass_name, result in (("update", updating), ("frozen", frozen)):
-                for index, (loss, accuracy) in enumerate(zip(result.chunk_losses, result.chunk_accuracies), 1):
-                    last_epoch_rows.append({"pass": pass_name, "chunk": index, "loss": loss, "accuracy": accuracy})
+                for index in range(len(result.losses)):
+                    for replicate in range(result.losses.shape[1]):
+                        last_epoch_rows.append({
+                            "pass": pass_name, "chunk": index + 1, "replicate": replicate,
+                            "loss": float(result.losses[index, replicate]),
+                            "accuracy": float(result.accuracies[index, replicate]),
+                        })
         if checkpoint is not None:
             save_checkpoint(checkpoint, {
                 "fingerprint": key, "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "state_generator": state_generator.get_state(), "epoch_rows": epoch_rows,
-                "last_epoch_rows": last_epoch_rows,
+                "state_generators": [generator.get_state() for generator in generators],
+                "schedule_generator": schedule_generator.get_state(), "epoch_rows": epoch_rows,
+                "last_epoch_rows": last_epoch_rows, "update_losses": update_losses,
+                "last_update_states": last_update_states,
             })
         if epoch % params.train.log_every == 0 or epoch == params.train.epochs:
             elapsed = time.perf_counter() - started
             left = elapsed / (epoch - first_epoch + 1) * (params.train.epochs - epoch)
             log(
                 f"[{cell.name}] epoch {epoch}/{params.train.epochs}  "
-                f"update-pass loss {updating.mean_loss:.4f} acc {updating.mean_accuracy:.3f}  "
-                f"frozen-pass loss {frozen.mean_loss:.4f} acc {frozen.mean_accuracy:.3f}  "
-                f"{seconds:.1f} s  ~{left:.0f} s left"
+                f"update-pass loss {_spread(updating.mean_loss)} acc {updating.mean_accuracy.mean():.3f}  "
+                f"frozen-pass loss {_spread(frozen.mean_loss)} acc {frozen.mean_accuracy.mean():.3f}  "
+                f"({len(updating.mean_loss)} seeds)  {seconds:.1f} s  ~{left:.0f} s left"
             )
-    return TrainResult(model=model, epochs=pd.DataFrame(epoch_rows), last_epoch=pd.DataFrame(last_epoch_rows))
+    return TrainResult(
+        model=model, epochs=pd.DataFrame(epoch_rows), last_epoch=pd.DataFrame(last_epoch_rows),
+        update_losses=torch.stack(update_losses).numpy(), last_update_states=last_update_states,
+    )
+
+
+def _spread(values: torch.Tensor) -> str:
+    """Mean over replicates and their range, for the progress line."""
+    return f"{values.mean():.4f} [{values.min():.3f}-{values.max():.3f}]"
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
@@ -187,30 +249,30 @@ def save_cell(result: TrainResult, params: Params, cell: Cell, out: Path) -> Non
         checkpoint = {
             "model_config": result.model.config.to_dict(),
             "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
-            "cell": {"data_type": cell.data_type, "initial_state_type": cell.initial_state_type,
-                     "bptt_size": cell.bptt_size},
+            "cell": dataclasses.asdict(cell),
             "loss_on": params.train.loss_on,
+            "last_update_states": result.last_update_states,
         }
         torch.save(checkpoint, folder / "model.pt")
         write_table(folder / "epochs.csv", result.epochs)
         write_table(folder / "last_epoch.csv", result.last_epoch)
+        np.save(folder / "update_losses.npy", result.update_losses.astype(np.float32))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--data-type", required=True)
-    parser.add_argument("--initial-state-type", required=True)
-    parser.add_argument("--bptt-size", required=True, type=int)
+    parser.add_argument("--cell", required=True, help="family/key, e.g. grid/SameRandom-Random-10")
     parser.add_argument("--data", required=True, type=Path, help="folder written by the generate stage")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--checkpoint", type=Path, help="per-epoch checkpoint: resumed if it matches, removed at the end")
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)
-        cell = require_cell(params, args.data_type, args.initial_state_type, args.bptt_size)
+        cell = find_cell(params, args.cell)
         resolve_device(params.train.device)
         sequences = load_split(args.data, "train")
+        check_replicates(sequences, params, args.data)
     except (ParamsError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -20,15 +20,22 @@ REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "pyproject.toml"]
 
 TINY = {
-    "data": {"input_size": 1, "examples_per_class": 3, "heldout_examples_per_class": 2, "seq_size": 40, "seed": 0},
-    "model": {"hidden_size": 8, "num_layers": 1},
+    "data": {"input_size": 1, "examples_per_class": 4, "heldout_examples_per_class": 2, "seq_size": 40, "seed": 0},
+    "replicates": {"count": 2, "confidence": 0.95},
+    "model": {"cell": "GRU", "hidden_size": 8, "num_layers": 1},
     "train": {"epochs": 2, "learning_rate": 0.01, "weight_decay": 0.0, "grad_clip": 1.0, "loss_on": "last",
-              "seed": 0, "device": "cpu", "flush_denormal": True, "threads": 0,
-              "log_every": 1},
+              "interleave_groups": 2, "burn_in_steps": 15, "seed": 0, "device": "cpu", "flush_denormal": True,
+              "threads": 0, "log_every": 1},
     "evaluate": {"seed": 1},
     "sweep": {"data_type": ["SameRandom", "DiffDistRandom"], "initial_state_type": ["Zeros", "Random"],
               "bptt_size": [10]},
-    "report": {"chance_margin": 0.1, "verdict_bptt": 10, "sequences_shown": 1, "steps_shown": 20, "figure_dpi": 40},
+    "remedies": {"protocol": ["per_sequence", "interleaved"], "data_type": ["SameRandom", "DiffDistRandom"],
+                 "initial_state_type": ["Random"], "bptt_size": 10},
+    "architecture": {"cell": ["LSTM"], "data_type": ["SameRandom"], "initial_state_type": ["Random"], "bptt_size": 10},
+    "onset": {"hidden_size": [8], "learning_rate": [0.01], "data_type": "SameRandom", "initial_state_type": "Random",
+              "bptt_size": 10},
+    "report": {"chance_margin": 0.1, "verdict_bptt": 10, "onset_loss": 0.3, "relearn_loss": 0.3,
+               "sequences_shown": 1, "steps_shown": 20, "figure_dpi": 40},
 }
 
 

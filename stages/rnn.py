@@ -1,0 +1,151 @@
+"""GRU and LSTM layers for several independent replicas at once, with a hand-written backward pass.
+
+A cell of the study is trained from several seeds (replicas). Each replica has its own weights, data and initial
+states, but they all have the same shapes, so one batched matrix product (`bmm`) per time step serves them all:
+per-call overhead, which dominates small models on a CPU, is paid once instead of once per replica.
+
+The backward pass is written out rather than left to autograd because autograd, fed one small op per gate per step,
+spends most of its time zero-filling and accumulating gradients of slices. Here the per-step work is cut to the
+sequential minimum: every factor that does not depend on the incoming gradient is computed for all steps at once,
+so a backward step is one matrix product and three element-wise ops, and the weight gradients of a whole chunk are
+one matrix product at the end. Buffers are time-major (T, S, B, .) so each step's slice is contiguous and results
+are written in place (`out=`) rather than copied. The maths
+is PyTorch's own (`torch.nn.GRU`, gates r, z, n; `torch.nn.LSTM`, gates i, f, g, o) and `tests/test_model.py` checks
+values and gradients against those modules.
+
+Shapes: S replicas, B sequences, T steps, I input features, H units.
+    inputs (S, B, T, I), weights w_ih (S, I, G*H), w_hh (S, H, G*H), biases (S, 1, G*H), G = 3 (GRU) or 4 (LSTM).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class GRUChunk(torch.autograd.Function):
+    """All steps of one chunk through one GRU layer: (inputs, h0, weights) -> outputs (S, B, T, H)."""
+
+    @staticmethod
+    def forward(ctx, inputs, h0, w_ih, w_hh, b_ih, b_hh):  # noqa: D102 - shapes in the module docstring
+        replicas, batch, steps, features = inputs.shape
+        hidden = h0.shape[-1]
+        # The input's share of every gate for all steps at once: one product instead of one per step.
+        gi = torch.baddbmm(b_ih, inputs.reshape(replicas, batch * steps, features), w_ih)
+        gi = gi.view(replicas, batch, steps, 3 * hidden).permute(2, 0, 1, 3).contiguous()
+        # The hidden biases of r and z simply add, so they join the input's share once; the candidate's stays
+        # separate because the reset gate scales it (n = tanh(W_in x + b_in + r * (W_hn h + b_hn))).
+        gi[..., : 2 * hidden] += b_hh[..., : 2 * hidden]
+        hidden_candidate_bias = b_hh[..., 2 * hidden:]
+        gh = h0.new_empty(steps, replicas, batch, 3 * hidden)
+        reset_update = h0.new_empty(steps, replicas, batch, 2 * hidden)
+        candidates = h0.new_empty(steps, replicas, batch, hidden)
+        states = h0.new_empty(steps + 1, replicas, batch, hidden)  # h_0 .. h_T
+        states[0] = h0
+        for t in range(steps):
+            # bmm then add, not baddbmm: baddbmm first copies its (broadcast) bias into the output at every step.
+            torch.bmm(states[t], w_hh, out=gh[t])
+            gh[t, ..., 2 * hidden:] += hidden_candidate_bias
+            rz = torch.add(gi[t, ..., : 2 * hidden], gh[t, ..., : 2 * hidden], out=reset_update[t]).sigmoid_()
+            n = torch.addcmul(gi[t, ..., 2 * hidden:], rz[..., :hidden], gh[t, ..., 2 * hidden:])
+            torch.tanh(n, out=candidates[t])
+            torch.lerp(candidates[t], states[t], rz[..., hidden:], out=states[t + 1])  # (1 - z) * n + z * h
+        ctx.save_for_backward(inputs, w_ih, w_hh, gh, reset_update, candidates, states)
+        return states[1:].permute(1, 2, 0, 3)
+
+    @staticmethod
+    def backward(ctx, grad_outputs):  # noqa: D102
+        inputs, w_ih, w_hh, gh, reset_update, candidates, states = ctx.saved_tensors
+        steps, replicas, batch, hidden = candidates.shape
+        features = inputs.shape[-1]
+        r, z, n = reset_update[..., :hidden], reset_update[..., hidden:], candidates
+        # d h_t / d (pre-activations), per step, apart from the incoming gradient: all steps at once.
+        through_candidate = (1 - z) * (1 - n * n)
+        factors = torch.cat([
+            through_candidate * gh[..., 2 * hidden:] * r * (1 - r),  # reset gate
+            (states[:-1] - n) * z * (1 - z),  # update gate
+            through_candidate * r,  # candidate, hidden side (the reset gate scales W_hn h)
+        ], dim=-1).view(steps, replicas, batch, 3, hidden)
+        grad_outputs = grad_outputs.permute(2, 0, 1, 3)
+        grad_states = torch.empty_like(candidates)  # d loss / d h_t, all paths
+        grad_gates = torch.empty_like(gh)  # d loss / d (h W_hh + b_hh)
+        w_hh_t = w_hh.transpose(1, 2).contiguous()  # once: a transposed operand would be copied at every step
+        grad_h = torch.zeros_like(states[0])
+        for t in reversed(range(steps)):
+            incoming = torch.add(grad_h, grad_outputs[t], out=grad_states[t])
+            torch.mul(incoming.unsqueeze(-2), factors[t], out=grad_gates[t].view(replicas, batch, 3, hidden))
+            grad_h = torch.bmm(grad_gates[t], w_hh_t).addcmul_(incoming, z[t])
+        flat_gates = grad_gates.permute(1, 0, 2, 3).reshape(replicas, steps * batch, 3 * hidden)
+        previous = states[:-1].permute(1, 0, 2, 3).reshape(replicas, steps * batch, hidden)
+        grad_w_hh = torch.bmm(previous.transpose(1, 2), flat_gates)
+        grad_b_hh = flat_gates.sum(dim=1, keepdim=True)
+        # The input side differs only in the candidate: no reset gate scales W_in x.
+        grad_gates[..., 2 * hidden:] = grad_states * through_candidate
+        flat_gates = grad_gates.permute(1, 2, 0, 3).reshape(replicas, batch * steps, 3 * hidden)
+        grad_w_ih = torch.bmm(inputs.reshape(replicas, batch * steps, features).transpose(1, 2), flat_gates)
+        grad_b_ih = flat_gates.sum(dim=1, keepdim=True)
+        grad_inputs = None
+        if ctx.needs_input_grad[0]:
+            grad_inputs = torch.bmm(flat_gates, w_ih.transpose(1, 2)).view(replicas, batch, steps, features)
+        return grad_inputs, grad_h, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
+
+
+class LSTMChunk(torch.autograd.Function):
+    """All steps of one chunk through one LSTM layer: (inputs, h0, c0, weights) -> (outputs (S, B, T, H), c_T)."""
+
+    @staticmethod
+    def forward(ctx, inputs, h0, c0, w_ih, w_hh, b_ih, b_hh):  # noqa: D102
+        replicas, batch, steps, features = inputs.shape
+        hidden = h0.shape[-1]
+        gi = torch.baddbmm(b_ih, inputs.reshape(replicas, batch * steps, features), w_ih)
+        gi = gi.view(replicas, batch, steps, 4 * hidden).permute(2, 0, 1, 3).contiguous()
+        gi += b_hh  # both biases add to the same pre-activation
+        gates = h0.new_empty(steps, replicas, batch, 4 * hidden)  # i, f, o squashed by sigmoid; g by tanh
+        states = h0.new_empty(steps + 1, replicas, batch, hidden)  # h_0 .. h_T
+        cells = h0.new_empty(steps + 1, replicas, batch, hidden)  # c_0 .. c_T
+        states[0], cells[0] = h0, c0
+        for t in range(steps):
+            pre = torch.bmm(states[t], w_hh, out=gates[t]).add_(gi[t])
+            pre[..., : 2 * hidden].sigmoid_()
+            pre[..., 3 * hidden:].sigmoid_()
+            g = pre[..., 2 * hidden: 3 * hidden].tanh_()
+            i, f, o = pre[..., :hidden], pre[..., hidden: 2 * hidden], pre[..., 3 * hidden:]
+            torch.addcmul(f * cells[t], i, g, out=cells[t + 1])
+            torch.mul(o, torch.tanh(cells[t + 1]), out=states[t + 1])
+        ctx.save_for_backward(inputs, w_ih, w_hh, gates, states, cells)
+        return states[1:].permute(1, 2, 0, 3), cells[steps]
+
+    @staticmethod
+    def backward(ctx, grad_outputs, grad_c_last):  # noqa: D102
+        inputs, w_ih, w_hh, gates, states, cells = ctx.saved_tensors
+        steps, replicas, batch, four_hidden = gates.shape
+        hidden = four_hidden // 4
+        features = inputs.shape[-1]
+        i, f, g, o = gates[..., :hidden], gates[..., hidden: 2 * hidden], gates[..., 2 * hidden: 3 * hidden], gates[..., 3 * hidden:]
+        tanh_c = torch.tanh(cells[1:])
+        into_cell = o * (1 - tanh_c * tanh_c)  # d c_t / d h_t path: h = o tanh(c)
+        cell_factors = torch.cat([g * i * (1 - i), cells[:-1] * f * (1 - f), i * (1 - g * g)], dim=-1)
+        cell_factors = cell_factors.view(steps, replicas, batch, 3, hidden)
+        output_factor = tanh_c * o * (1 - o)
+        grad_outputs = grad_outputs.permute(2, 0, 1, 3)
+        grad_gates = torch.empty_like(gates)
+        grad_gates_view = grad_gates.view(steps, replicas, batch, 4, hidden)
+        w_hh_t = w_hh.transpose(1, 2).contiguous()  # once: a transposed operand would be copied at every step
+        grad_h = torch.zeros_like(states[0])
+        grad_c = grad_c_last.clone()
+        for t in reversed(range(steps)):
+            incoming = grad_h + grad_outputs[t]
+            grad_c = torch.addcmul(grad_c, incoming, into_cell[t])
+            torch.mul(grad_c.unsqueeze(-2), cell_factors[t], out=grad_gates_view[t, :, :, :3])
+            torch.mul(incoming, output_factor[t], out=grad_gates_view[t, :, :, 3])
+            grad_c = grad_c * f[t]
+            grad_h = torch.bmm(grad_gates[t], w_hh_t)
+        flat_gates = grad_gates.permute(1, 0, 2, 3).reshape(replicas, steps * batch, 4 * hidden)
+        previous = states[:-1].permute(1, 0, 2, 3).reshape(replicas, steps * batch, hidden)
+        grad_w_hh = torch.bmm(previous.transpose(1, 2), flat_gates)
+        grad_bias = flat_gates.sum(dim=1, keepdim=True)  # the same pre-activation takes both biases
+        flat_gates = grad_gates.permute(1, 2, 0, 3).reshape(replicas, batch * steps, 4 * hidden)
+        grad_w_ih = torch.bmm(inputs.reshape(replicas, batch * steps, features).transpose(1, 2), flat_gates)
+        grad_inputs = None
+        if ctx.needs_input_grad[0]:
+            grad_inputs = torch.bmm(flat_gates, w_ih.transpose(1, 2)).view(replicas, batch, steps, features)
+        return grad_inputs, grad_h, grad_c, grad_w_ih, grad_w_hh, grad_bias, grad_bias.clone()
