@@ -27,10 +27,11 @@ import torch
 from torch import nn
 
 from stages.io import write_json
-from stages.model import ModelConfig, SequenceClassifier, initial_states
-from stages.tbptt import run_pass, to_chunks
+from stages.model import ModelConfig, ReplicaClassifier
+from stages.tbptt import run_pass
 from stages.train import make_optimizer
 
+LOOPS = ("writeup", "study", "study-batched")
 DEFAULT_SIZES = [(64, 10), (64, 100), (128, 10), (128, 100), (512, 10), (512, 100)]
 
 
@@ -69,15 +70,14 @@ def writeup_pass(model: WriteupRNN, optimizer: torch.optim.Optimizer, data: np.n
     return losses
 
 
-# --- This study's trainer on the same work.
-def study_pass(model: SequenceClassifier, optimizer: torch.optim.Optimizer, chunks: torch.Tensor,
-               labels: torch.Tensor, hidden: torch.Tensor, update: bool) -> list[float]:
-    if update:
-        return run_pass(model, chunks, labels, hidden, loss_on="last", optimizer=optimizer, grad_clip=1.0).chunk_losses
-    model.eval()
-    result = run_pass(model, chunks, labels, hidden, loss_on="last").chunk_losses
-    model.train()
-    return result
+# --- This study's trainer on the same work: one seed alone ("study"), or several seeds as one batched computation
+# --- ("study-batched", each seed with its own data and states; its rates are per seed, so rows compare equal work).
+def study_pass(model: ReplicaClassifier, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
+               labels: torch.Tensor, states: torch.Tensor, bptt: int, update: bool) -> list[float]:
+    """inputs (S, B, T, I), labels (S, B), states (S, L, B, H) -> the losses of replicate 0."""
+    result = run_pass(model, inputs, labels, lambda batch: states, protocol="per_chunk", bptt_size=bptt,
+                      loss_on="last", optimizer=optimizer if update else None, grad_clip=1.0)
+    return result.losses[:, 0].tolist()
 
 
 def gru_flops_per_step(batch: int, input_size: int, hidden: int, layers: int) -> float:
@@ -108,36 +108,39 @@ def _time(fn, repeats: int) -> float:
     return (time.perf_counter() - started) / repeats
 
 
-def measure_one(loop: str, hidden: int, batch: int, bptt: int, updates: int, repeats: int, seed: int) -> dict:
-    """Time one loop at one size in this process; returns rates and this process's peak memory."""
-    torch.manual_seed(seed)
+def measure_one(loop: str, hidden: int, batch: int, bptt: int, updates: int, repeats: int, seed: int,
+                seeds: int) -> dict:
+    """Time one loop at one size in this process; rates are per seed; returns this process's peak memory too."""
+    replicas = seeds if loop == "study-batched" else 1
     rng = np.random.default_rng(seed)
     steps = bptt * updates
-    data = rng.standard_normal((batch, steps, 1), dtype=np.float32)
+    data = rng.standard_normal((replicas, batch, steps, 1), dtype=np.float32)
     labels = np.repeat(np.arange(2), batch // 2).astype(np.int64)
-    states = initial_states("Random", num_layers=1, batch=batch, hidden_size=hidden,
-                            generator=torch.Generator().manual_seed(seed), device=torch.device("cpu"))
+    states = torch.randn(replicas, 1, batch, hidden, generator=torch.Generator().manual_seed(seed)).clamp_(-1, 1)
     if loop == "writeup":
+        torch.manual_seed(seed)
         model = WriteupRNN(1, hidden, 1, 2)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
         step_labels = np.repeat(labels[:, None], steps, axis=1)
-        hidden_np = states.numpy()
+        hidden_np = states[0].numpy()
 
         def run(update: bool) -> None:
-            writeup_pass(model, optimizer, data, step_labels, hidden_np, bptt, update)
+            writeup_pass(model, optimizer, data[0], step_labels, hidden_np, bptt, update)
     else:
-        model = SequenceClassifier(ModelConfig(1, hidden, 1, 2))
+        model = ReplicaClassifier(ModelConfig(1, hidden, 1, 2, "GRU", replicas, False), list(range(replicas)))
         optimizer = make_optimizer(model, learning_rate=1e-4, weight_decay=0.0)
-        chunks, label_tensor = to_chunks(torch.from_numpy(data), bptt), torch.from_numpy(labels)
+        inputs = torch.from_numpy(data)
+        label_tensor = torch.from_numpy(np.tile(labels, (replicas, 1)))
 
         def run(update: bool) -> None:
-            study_pass(model, optimizer, chunks, label_tensor, states, update)
+            study_pass(model, optimizer, inputs, label_tensor, states, bptt, update)
 
-    update_seconds = _time(lambda: run(True), repeats)
-    frozen_seconds = _time(lambda: run(False), repeats)
+    update_seconds = _time(lambda: run(True), repeats) / replicas
+    frozen_seconds = _time(lambda: run(False), repeats) / replicas
     step_flops = gru_flops_per_step(batch, 1, hidden, 1)
     return {
-        "loop": loop, "hidden": hidden, "batch": batch, "bptt": bptt, "updates_per_pass": updates,
+        "loop": loop, "seeds_per_computation": replicas, "hidden": hidden, "batch": batch, "bptt": bptt,
+        "updates_per_pass": updates,
         "updates_per_s": updates / update_seconds,
         "frozen_steps_per_s": steps / frozen_seconds,
         "update_pass_gflops": 3 * step_flops * steps / update_seconds / 1e9,
@@ -150,7 +153,7 @@ def measure_one(loop: str, hidden: int, batch: int, bptt: int, updates: int, rep
 def _child(args: argparse.Namespace, loop: str, hidden: int, bptt: int) -> dict:
     command = [sys.executable, "-m", "stages.bench", "--child", loop, "--hidden", str(hidden), "--bptt", str(bptt),
                "--batch", str(args.batch), "--updates", str(args.updates), "--repeats", str(args.repeats),
-               "--threads", str(args.threads)]
+               "--threads", str(args.threads), "--seeds", str(args.seeds)]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -163,18 +166,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--updates", type=int, default=50, help="updates per timed pass")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes after one warm-up")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--seeds", type=int, default=3, help="seeds the batched trainer computes together")
     parser.add_argument("--peak-size", type=int, default=2048, help="side of the square matmul that measures the peak")
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
-    parser.add_argument("--child", choices=["writeup", "study"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=LOOPS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for name in ("batch", "updates", "repeats", "threads", "peak_size"):
+    for name in ("batch", "updates", "repeats", "threads", "peak_size", "seeds"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # the same numerics as the pipeline's default for both loops
     if args.child:
         print(json.dumps(measure_one(args.child, args.hidden[0], args.batch, args.bptt[0], args.updates,
-                                     args.repeats, seed=0)))
+                                     args.repeats, seed=0, seeds=args.seeds)))
         return 0
     if args.batch % 2:
         parser.error("--batch must be even (two classes)")
@@ -190,16 +194,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"single-precision matmul peak: {peak:.1f} GFLOP/s on {args.threads} thread(s); GRU step product "
           f"{args.batch}x{step_hidden} by {step_hidden}x{3 * step_hidden}: {step_rate:.1f} GFLOP/s "
           f"({100 * step_rate / peak:.0f}% of peak)")
-    header = (f"{'hidden':>6} {'bptt':>5} {'loop':>8} {'upd/s':>8} {'frozen st/s':>12} {'upd GF/s':>9} "
+    print(f"rates are per seed; study-batched trains {args.seeds} seeds as one computation")
+    header = (f"{'hidden':>6} {'bptt':>5} {'loop':>13} {'upd/s':>8} {'frozen st/s':>12} {'upd GF/s':>9} "
               f"{'% peak':>7} {'frz GF/s':>9} {'epoch s':>8} {'speed-up':>9} {'RSS MiB':>8}")
     print(header)
     for hidden, bptt in sizes:
-        pair = {loop: _child(args, loop, hidden, bptt) for loop in ("writeup", "study")}
+        pair = {loop: _child(args, loop, hidden, bptt) for loop in LOOPS}
         for loop, row in pair.items():
             row["update_pass_fraction_of_peak"] = row["update_pass_gflops"] / peak
             row["epoch_speedup_vs_writeup"] = pair["writeup"]["epoch_seconds"] / row["epoch_seconds"]
             rows.append(row)
-            print(f"{hidden:>6} {bptt:>5} {loop:>8} {row['updates_per_s']:>8.1f} {row['frozen_steps_per_s']:>12.0f} "
+            print(f"{hidden:>6} {bptt:>5} {loop:>13} {row['updates_per_s']:>8.1f} {row['frozen_steps_per_s']:>12.0f} "
                   f"{row['update_pass_gflops']:>9.1f} {100 * row['update_pass_fraction_of_peak']:>6.0f}% "
                   f"{row['frozen_pass_gflops']:>9.1f} {row['epoch_seconds']:>8.3f} "
                   f"{row['epoch_speedup_vs_writeup']:>8.2f}x {row['peak_rss_mib']:>8.0f}", flush=True)
@@ -207,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "threads": args.threads,
                     "torch": torch.__version__, "matmul_peak_gflops": peak,
                     "gru_step_matmul_gflops": step_rate, "gru_step_matmul_hidden": step_hidden},
-        "settings": {"batch": args.batch, "updates_per_pass": args.updates, "repeats": args.repeats},
+        "settings": {"batch": args.batch, "updates_per_pass": args.updates, "repeats": args.repeats,
+                     "seeds_batched": args.seeds},
         "rows": rows,
     })
     print(f"wrote {args.out}")

@@ -4,7 +4,7 @@ Each worker trains and evaluates its share of the cells (round-robin over the ce
 remote already holds, then pushes its outputs and run records. The coordinator's `dvc repro --pull` afterwards finds
 every cell in the run-cache and only aggregates and reports.
 
-    python -m stages.sweep list                               # the stages of every cell: train@<cell>, evaluate@<cell>
+    python -m stages.sweep list                               # the stages of every cell, e.g. train@<key>, evaluate@<key>
     python -m stages.sweep run --share 0 --of 4               # this worker's quarter of the cells, then push
     python -m stages.sweep run --share $SLURM_ARRAY_TASK_ID --of $SLURM_ARRAY_TASK_COUNT --dry-run
     dvc repro --pull                                          # the coordinator, once every worker has finished
@@ -24,13 +24,25 @@ from stages.params import Cell, ParamsError, cells, load_params
 DVC = [sys.executable, "-m", "dvc"]
 
 
+TRAIN_STAGE = {"grid": "train", "remedy": "remedy", "architecture": "architecture", "onset": "onset"}
+EVALUATE_STAGE = {"grid": "evaluate", "remedy": "evaluate_remedy", "architecture": "evaluate_architecture"}
+
+
+def stages_of(cell: Cell) -> list[str]:
+    """The DVC stages of one cell, in order: its training stage, then its evaluation stage if it has one."""
+    names = [f"{TRAIN_STAGE[cell.family]}@{cell.key}"]
+    if cell.family in EVALUATE_STAGE:
+        names.append(f"{EVALUATE_STAGE[cell.family]}@{cell.key}")
+    return names
+
+
 def share_of(all_cells: list[Cell], share: int, of: int) -> list[Cell]:
     """Cells `share`, `share + of`, `share + 2 of`, ...: round-robin, so every share gets a mix of the sweep axes."""
     return all_cells[share::of]
 
 
 def repro_command(cell: Cell) -> list[str]:
-    # `evaluate@<cell>` depends on `train@<cell>` and `generate@<data_type>`, so one target brings the whole cell.
+    # A cell's evaluation stage depends on its training and generate stages, so one target brings the whole cell.
     # --pull: fetch the run-cache first; a stage whose command, deps and params already ran elsewhere is restored
     #   from the remote ("is cached - skipping run") instead of rerun, and a stage that dvc.lock records is pulled.
     #   What the remote lacks is run here, so after this call the cell's outputs are in this clone, ready to push.
@@ -38,14 +50,14 @@ def repro_command(cell: Cell) -> list[str]:
     #   remote has its outputs. With this repository's committed dvc.lock and a remote nobody pushed to, every
     #   worker then did nothing (so the coordinator would train every cell); and when the training params changed,
     #   the skipped generate stage left train without its input ("Checkout failed for data/sequences/...").
-    return [*DVC, "repro", "--pull", f"evaluate@{cell.name}"]
+    return [*DVC, "repro", "--pull", stages_of(cell)[-1]]
 
 
 def push_command(done: list[Cell], remote: str | None) -> list[str]:
     # --run-cache sends the run records (and their outputs) that let other clones skip these stages. Naming the
     # finished cells (--with-deps: and their train and generate stages) keeps push away from dvc.lock entries of
     # other workers' cells, whose outputs this clone never had.
-    command = [*DVC, "push", "--run-cache", "--with-deps", *(f"evaluate@{cell.name}" for cell in done)]
+    command = [*DVC, "push", "--run-cache", "--with-deps", *(stages_of(cell)[-1] for cell in done)]
     return command + (["--remote", remote] if remote else [])
 
 
@@ -55,7 +67,7 @@ def _validate(args: argparse.Namespace) -> list[Cell]:
         raise ParamsError(f"--of: the number of shares must be >= 1, got {args.of}")
     if not 0 <= args.share < args.of:
         raise ParamsError(f"--share: must be between 0 and {args.of - 1} (--of {args.of}), got {args.share}")
-    return cells(_load(args.params).sweep)
+    return cells(_load(args.params))
 
 
 def _load(path: str):
@@ -66,9 +78,9 @@ def _load(path: str):
 
 
 def _list(args: argparse.Namespace) -> int:
-    for cell in cells(_load(args.params).sweep):
-        print(f"train@{cell.name}")
-        print(f"evaluate@{cell.name}")
+    for cell in cells(_load(args.params)):
+        for stage in stages_of(cell):
+            print(stage)
     return 0
 
 
@@ -111,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--params", default="params.yaml", help="parameter file (default: params.yaml)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", parents=[common], help="print train@<cell> and evaluate@<cell> for every cell")
+    commands.add_parser("list", parents=[common], help="print the training and evaluation stages of every cell")
     run = commands.add_parser(
         "run", parents=[common], help="reproduce one share of the cells, then push them and the run-cache"
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.data import generate_dataset, generate_sequences, load_split, save_dataset
-from stages.params import parse_params
+from stages.data import check_replicates, generate_dataset, generate_sequences, load_split, save_dataset
+from stages.params import ParamsError, parse_params
 
 
 def _make(mode: str, per_class: int = 16, steps: int = 500, seed: int = 0):
@@ -54,24 +54,44 @@ def test_unknown_mode_is_refused():
 
 @pytest.mark.parametrize("mode", ["SameRandom", "SameDistRandom", "DiffDistRandom"])
 def test_heldout_is_an_independent_draw(tiny_raw, mode):
-    dataset = generate_dataset(parse_params(tiny_raw).data, mode)
+    dataset = generate_dataset(parse_params(tiny_raw).data, mode, 2)
     train, heldout = dataset["train"], dataset["heldout"]
-    assert heldout.inputs.shape[0] == 2 * tiny_raw["data"]["heldout_examples_per_class"]
-    train_rows = {row.tobytes() for row in train.inputs}
-    assert not any(row.tobytes() in train_rows for row in heldout.inputs)
+    assert heldout.inputs.shape[:2] == (2, 2 * tiny_raw["data"]["heldout_examples_per_class"])
+    train_rows = {row.tobytes() for replicate in train.inputs for row in replicate}
+    assert not any(row.tobytes() in train_rows for replicate in heldout.inputs for row in replicate)
+
+
+def test_every_replicate_gets_its_own_draw_with_the_same_labels(tiny_raw):
+    dataset = generate_dataset(parse_params(tiny_raw).data, "DiffDistRandom", 3)
+    train = dataset["train"]
+    assert train.inputs.shape == (3, 8, 40, 1) and train.labels.shape == (3, 8)
+    assert not np.array_equal(train.inputs[0], train.inputs[1])
+    assert (train.labels == train.labels[0]).all()
+
+
+def test_a_replicates_data_does_not_depend_on_the_replicate_count(tiny_raw):
+    data = parse_params(tiny_raw).data
+    np.testing.assert_array_equal(generate_dataset(data, "SameRandom", 2)["train"].inputs[1],
+                                  generate_dataset(data, "SameRandom", 5)["train"].inputs[1])
 
 
 def test_same_seed_same_data_other_seed_other_data(tiny_raw):
-    first = generate_dataset(parse_params(tiny_raw).data, "DiffDistRandom")
-    again = generate_dataset(parse_params(tiny_raw).data, "DiffDistRandom")
+    first = generate_dataset(parse_params(tiny_raw).data, "DiffDistRandom", 2)
+    again = generate_dataset(parse_params(tiny_raw).data, "DiffDistRandom", 2)
     tiny_raw["data"]["seed"] = 1
-    other = generate_dataset(parse_params(tiny_raw).data, "DiffDistRandom")
+    other = generate_dataset(parse_params(tiny_raw).data, "DiffDistRandom", 2)
     np.testing.assert_array_equal(first["train"].inputs, again["train"].inputs)
     assert not np.array_equal(first["train"].inputs, other["train"].inputs)
 
 
+def test_data_written_for_another_replicate_count_is_refused(tiny_raw):
+    params = parse_params(tiny_raw)
+    with pytest.raises(ParamsError, match="replicates.count"):
+        check_replicates(generate_dataset(params.data, "SameRandom", 3)["train"], params, "data/sequences/SameRandom")
+
+
 def test_saved_dataset_round_trips(tmp_path, tiny_raw):
-    dataset = generate_dataset(parse_params(tiny_raw).data, "SameDistRandom")
+    dataset = generate_dataset(parse_params(tiny_raw).data, "SameDistRandom", 2)
     save_dataset(dataset, tmp_path)
     loaded = load_split(tmp_path, "heldout")
     np.testing.assert_array_equal(loaded.inputs, dataset["heldout"].inputs)

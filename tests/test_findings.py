@@ -1,66 +1,128 @@
-"""The report's verdicts follow from the numbers by the stated rule."""
+"""The claims table: verdicts follow from the per-seed numbers by the stated rule, and intervals are right."""
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
+import pytest
 
-from stages.findings import all_findings, headline, learnable_data_generalises, zero_states_do_not_save_you
+from stages.findings import (
+    ABSENT, FAILS, HOLDS, INCONCLUSIVE, Results, all_claims, bptt_claim, gap_claim, generalises_claim,
+    mechanism_claim, nothing_learned_claim, remedy_claim,
+)
+from stages.params import parse_params
+from stages.stats import t_interval, t_quantile
 
-MARGIN = 0.1
-BPTT = 10  # the bptt size verdicts are taken at
+CHANCE, MARGIN, CONFIDENCE = math.log(2), 0.1, 0.95
+METRICS = ["update_pass_loss", "frozen_pass_loss", "train_replayed_loss", "train_fresh_loss", "train_zero_loss",
+           "heldout_loss", "heldout_accuracy"]
 
 
-def _cells(rows: list[tuple]) -> pd.DataFrame:
-    columns = ["data_type", "initial_state_type", "bptt_size", "update_pass_loss", "frozen_pass_loss",
-               "frozen_pass_accuracy", "heldout_loss", "heldout_accuracy", "updates_per_epoch"]
-    table = pd.DataFrame(rows, columns=columns)
-    return table.assign(gap=table["frozen_pass_loss"] - table["update_pass_loss"])
+def _results(cells: dict[str, dict[str, list[float]]]) -> Results:
+    rows = []
+    for cell, metrics in cells.items():
+        seeds = len(next(iter(metrics.values())))
+        for replicate in range(seeds):
+            row = {"cell": cell, "replicate": replicate, **{m: math.nan for m in METRICS}}
+            row.update({m: values[replicate] for m, values in metrics.items()})
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    table["gap"] = table["frozen_pass_loss"] - table["update_pass_loss"]
+    return Results(table, CONFIDENCE, CHANCE, MARGIN)
 
 
-def test_headline_holds_when_updating_falls_below_chance_and_frozen_does_not():
-    cells = _cells([("SameRandom", "Random", 10, 0.05, 4.5, 0.5, 4.2, 0.5, 200)])
-    assert headline(cells, MARGIN, BPTT).verdict == "holds"
-    assert "updating 0.050, frozen 4.500" in headline(cells, MARGIN, BPTT).text
+HEADLINE = "grid/SameRandom-Random-10"
+
+
+def test_t_quantiles_match_published_tables():
+    assert t_quantile(0.975, 2) == pytest.approx(4.302653, abs=1e-5)
+    assert t_quantile(0.975, 4) == pytest.approx(2.776445, abs=1e-5)
+    assert t_quantile(0.95, 10) == pytest.approx(1.812461, abs=1e-5)
+
+
+def test_t_interval_of_three_seeds():
+    interval = t_interval([1.0, 2.0, 3.0], 0.95)
+    assert interval.mean == 2.0 and interval.n == 3
+    assert interval.half_width == pytest.approx(4.302653 / math.sqrt(3), abs=1e-5)  # sd = 1
+
+
+def test_headline_holds_when_updating_is_below_chance_and_frozen_is_not():
+    results = _results({HEADLINE: {"update_pass_loss": [0.05, 0.1, 0.07], "frozen_pass_loss": [1.5, 1.3, 2.0]}})
+    claim = gap_claim(results, "headline", HEADLINE)
+    assert claim.verdict == HOLDS
+    assert "updating 0.073 [" in claim.evidence
+
+
+def test_three_seeds_that_all_show_the_gap_can_still_be_inconclusive():
+    """The t-interval of 3 seeds is wide (t = 4.30): frozen losses of 1.3, 2.0 and 4.5 do not pin the mean above
+    the threshold, and the verdict says so rather than overstating what 3 seeds show."""
+    results = _results({HEADLINE: {"update_pass_loss": [0.05, 0.1, 0.07], "frozen_pass_loss": [4.5, 1.3, 2.0]}})
+    assert gap_claim(results, "headline", HEADLINE).verdict == INCONCLUSIVE
 
 
 def test_headline_does_not_hold_when_both_passes_stay_at_chance():
-    cells = _cells([("SameRandom", "Random", 10, 0.693, 0.693, 0.5, 0.693, 0.5, 200)])
-    assert headline(cells, MARGIN, BPTT).verdict == "does not hold"
+    results = _results({HEADLINE: {"update_pass_loss": [0.693, 0.694, 0.692], "frozen_pass_loss": [0.69, 0.7, 0.69]}})
+    assert gap_claim(results, "headline", HEADLINE).verdict == FAILS
 
 
-def test_headline_does_not_hold_when_the_frozen_pass_also_learns():
-    cells = _cells([("SameRandom", "Random", 10, 0.05, 0.06, 1.0, 0.7, 0.5, 200)])
-    assert headline(cells, MARGIN, BPTT).verdict == "does not hold"
+def test_an_interval_straddling_the_threshold_is_inconclusive():
+    # Seeds disagree: one learns the states, two do not; the interval of the updating loss spans the threshold.
+    results = _results({HEADLINE: {"update_pass_loss": [0.05, 0.69, 0.69], "frozen_pass_loss": [2.0, 0.7, 0.7]}})
+    assert gap_claim(results, "headline", HEADLINE).verdict == INCONCLUSIVE
 
 
-def test_headline_is_judged_at_the_writeups_bptt_and_counts_the_others():
-    cells = _cells([
-        ("SameRandom", "Random", 10, 0.05, 4.5, 0.5, 4.2, 0.5, 200),
-        ("SameRandom", "Random", 50, 0.693, 0.693, 0.5, 0.693, 0.5, 40),
-    ])
-    finding = headline(cells, MARGIN, BPTT)
-    assert finding.verdict == "holds"
-    assert "holds in 1 of 2 cells" in finding.text
+def test_zero_states_learn_nothing_fails_when_the_frozen_pass_learns():
+    results = _results({"c": {"update_pass_loss": [0.69, 0.69, 0.69], "frozen_pass_loss": [0.1, 0.12, 0.11]}})
+    assert nothing_learned_claim(results, "zeros", "c").verdict == FAILS
 
 
-def test_zero_state_claim_notes_a_frozen_pass_worse_than_chance():
-    cells = _cells([("SameDistRandom", "Zeros", 10, 0.683, 3.4, 0.5, 3.4, 0.5, 200)])
-    finding = zero_states_do_not_save_you(cells, MARGIN, BPTT)
-    assert finding.verdict == "does not hold"
-    assert "frozen pass was worse than chance in bptt 10" in finding.text
+def test_generalisation_reads_the_held_out_loss():
+    good = _results({"c": {"heldout_loss": [0.1, 0.2, 0.15], "heldout_accuracy": [0.9, 0.95, 0.92]}})
+    bad = _results({"c": {"heldout_loss": [0.9, 1.2, 1.0], "heldout_accuracy": [0.5, 0.5, 0.5]}})
+    assert generalises_claim(good, "g", "c").verdict == HOLDS
+    assert generalises_claim(bad, "g", "c").verdict == FAILS
 
 
-def test_generalisation_is_counted_per_initial_state_mode():
-    cells = _cells([
-        ("DiffDistRandom", "Zeros", 10, 0.02, 0.01, 1.0, 0.02, 0.99, 200),
-        ("DiffDistRandom", "Random", 10, 0.03, 1.07, 0.6, 1.77, 0.8, 200),
-    ])
-    finding = learnable_data_generalises(cells, MARGIN)
-    assert finding.verdict == "mixed"
-    assert "Zeros states: 1 of 1 cells; Random states: 0 of 1 cells" in finding.text
+def test_mechanism_holds_when_replayed_states_recover_loss_that_fresh_ones_do_not():
+    results = _results({HEADLINE: {"update_pass_loss": [0.05, 0.06, 0.07], "frozen_pass_loss": [2, 2, 2],
+                                   "train_replayed_loss": [0.3, 0.4, 0.35], "train_fresh_loss": [2.0, 2.2, 1.9],
+                                   "train_zero_loss": [1, 1, 1]}})
+    claim = mechanism_claim(results, HEADLINE)
+    assert claim.verdict == HOLDS and "fresh minus replayed" in claim.evidence
+    no_recovery = _results({HEADLINE: {"update_pass_loss": [0.05, 0.06, 0.07], "frozen_pass_loss": [2, 2, 2],
+                                       "train_replayed_loss": [2.5, 2.6, 2.4], "train_fresh_loss": [2.0, 2.2, 1.9],
+                                       "train_zero_loss": [1, 1, 1]}})
+    assert mechanism_claim(no_recovery, HEADLINE).verdict == FAILS
 
 
-def test_claims_without_their_cells_say_so():
-    cells = _cells([("DiffDistRandom", "Zeros", 10, 0.02, 0.01, 1.0, 0.02, 0.99, 200)])
-    verdicts = {f.title.split(":")[0]: f.verdict for f in all_findings(cells, MARGIN, BPTT)}
-    assert verdicts["Headline"] == "not in this sweep"
+def test_bptt_claim_pairs_seeds(tiny_raw):
+    tiny_raw["sweep"]["bptt_size"] = [10, 20]
+    params = parse_params(tiny_raw)
+    results = _results({
+        "grid/SameRandom-Random-10": {"update_pass_loss": [0.1, 0.2, 0.3], "frozen_pass_loss": [2.1, 2.3, 2.2]},
+        "grid/SameRandom-Random-20": {"update_pass_loss": [0.6, 0.7, 0.65], "frozen_pass_loss": [0.7, 0.8, 0.7]},
+    })
+    assert bptt_claim(results, params).verdict == HOLDS
+
+
+def test_a_remedy_must_close_the_gap_and_keep_learning():
+    closes = {"r/same": {"update_pass_loss": [0.69, 0.69, 0.69], "frozen_pass_loss": [0.69, 0.7, 0.69]},
+              "r/diff": {"heldout_loss": [0.1, 0.2, 0.15], "heldout_accuracy": [0.9, 0.9, 0.9]}}
+    assert remedy_claim(_results(closes), "x", "r/same", "r/diff").verdict == HOLDS
+    destroys = {**closes, "r/diff": {"heldout_loss": [0.69, 0.7, 0.69], "heldout_accuracy": [0.5, 0.5, 0.5]}}
+    assert remedy_claim(_results(destroys), "x", "r/same", "r/diff").verdict == FAILS
+    keeps_gap = {**closes, "r/same": {"update_pass_loss": [0.05, 0.1, 0.07], "frozen_pass_loss": [1.5, 1.3, 2.0]}}
+    assert remedy_claim(_results(keeps_gap), "x", "r/same", "r/diff").verdict == FAILS
+
+
+def test_claims_without_their_cells_say_so(tiny_raw):
+    params = parse_params(tiny_raw)
+    claims = all_claims(_results({"grid/DiffDistRandom-Zeros-10": {"heldout_loss": [0.1, 0.2, 0.15],
+                                                                   "heldout_accuracy": [0.9, 0.9, 0.9]}}), params)
+    verdicts = {claim.title.split(":")[0]: claim.verdict for claim in claims}
+    assert verdicts["Headline"] == ABSENT
+    assert verdicts["`DiffDistRandom` with zero initial states generalises to held-out sequences"] == HOLDS
+    # Every remedy of params.yaml, the baseline and the two initial-state remedies have a row.
+    remedies = [claim for claim in claims if claim.title.startswith("Remedy")]
+    assert len(remedies) == 1 + len(params.remedies.protocol) * len(params.remedies.initial_state_type) + 2

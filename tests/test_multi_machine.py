@@ -20,7 +20,7 @@ from stages.params import cells, parse_params
 
 DVC = [sys.executable, "-m", "dvc"]
 SWEEP = [sys.executable, "-m", "stages.sweep"]
-CELLS = [cell.name for cell in cells(parse_params(TINY).sweep)]
+CELLS = cells(parse_params(TINY))  # every family: grid, remedy, architecture and onset (which has no evaluation)
 
 
 def _tiny() -> dict:
@@ -38,17 +38,25 @@ def params_file(tmp_path) -> Path:
 
 def test_list_prints_train_and_evaluate_stage_of_every_cell(params_file, capsys):
     assert sweep.main(["list", "--params", str(params_file)]) == 0
-    assert capsys.readouterr().out.split() == [f"{stage}@{cell}" for cell in CELLS for stage in ("train", "evaluate")]
+    expected = []
+    for cell in CELLS:
+        expected += sweep.stages_of(cell)
+    assert capsys.readouterr().out.split() == expected
+    assert "train@SameRandom-Zeros-10" in expected and "evaluate_remedy@per_sequence-SameRandom-Random" in expected
+    assert "onset@8-0.01" in expected and not any(name.startswith("evaluate@8") for name in expected)
 
 
 def test_dry_run_shows_the_round_robin_share_and_the_push(params_file, capsys):
     assert sweep.main(["run", "--params", str(params_file), "--share", "1", "--of", "3", "--remote", "store",
                        "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert f"cell 1/1: {CELLS[1]}" in out  # 4 cells over 3 shares: share 1 holds cell 1 only
-    assert f"repro --pull evaluate@{CELLS[1]}" in out
-    assert f"push --run-cache --with-deps evaluate@{CELLS[1]} --remote store" in out
-    assert CELLS[0] not in out and CELLS[2] not in out
+    mine = CELLS[1::3]  # round robin: cells 1, 4, 7, ...
+    for number, cell in enumerate(mine, 1):
+        assert f"cell {number}/{len(mine)}: {cell.name}" in out
+        assert f"repro --pull {sweep.stages_of(cell)[-1]}" in out
+    finals = " ".join(sweep.stages_of(cell)[-1] for cell in mine)
+    assert f"push --run-cache --with-deps {finals} --remote store" in out
+    assert f": {CELLS[0].name}" not in out and f": {CELLS[2].name}" not in out
 
 
 @pytest.mark.parametrize("args, named", [
@@ -106,20 +114,20 @@ def test_two_workers_fill_the_run_cache_and_the_coordinator_only_reports(tmp_pat
         assert process.returncode == 0, output
         mine = CELLS[share::2]
         for cell in CELLS:
-            assert (f"Running stage 'train@{cell}'" in output) == (cell in mine), (cell, output)
+            trained = f"Running stage '{sweep.stages_of(cell)[0]}'" in output
+            assert trained == (cell in mine), (cell.name, output)
         for number, cell in enumerate(mine, 1):
-            assert f"[sweep {share}/2] cell {number}/{len(mine)}: {cell}" in output
+            assert f"[sweep {share}/2] cell {number}/{len(mine)}: {cell.name}" in output
 
     coordinator = _clone(origin, "coordinator")
     result = run([*DVC, "repro", "--pull"], coordinator)
-    assert "Running stage 'train@" not in result.stdout, result.stdout
-    assert "Running stage 'evaluate@" not in result.stdout, result.stdout
     for cell in CELLS:
-        assert f"Stage 'train@{cell}' is cached - skipping run" in result.stdout, result.stdout
-        assert f"Stage 'evaluate@{cell}' is cached - skipping run" in result.stdout, result.stdout
-        # The restored metrics are the worker's bytes.
+        for stage in sweep.stages_of(cell):
+            assert f"Running stage '{stage}'" not in result.stdout, result.stdout
+            assert f"Stage '{stage}' is cached - skipping run" in result.stdout, result.stdout
+        # The restored results are the worker's bytes.
         worker = workers[CELLS.index(cell) % 2]
-        metrics = f"data/evaluate/{cell}.json"
-        assert (coordinator / metrics).read_bytes() == (worker / metrics).read_bytes()
+        result_file = f"data/train/{cell.name}/epochs.csv"
+        assert (coordinator / result_file).read_bytes() == (worker / result_file).read_bytes()
     assert "Running stage 'report'" in result.stdout
     assert (coordinator / "reports/report.md").is_file()

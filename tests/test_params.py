@@ -14,7 +14,12 @@ from stages.params import ParamsError, cells, load_params, parse_params
 def test_shipped_params_are_valid():
     params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
     assert params.sweep.data_type == ("Zeros", "SameRandom", "SameDistRandom", "DiffDistRandom")
-    assert set(params.sweep.initial_state_type) == {"Zeros", "Random"}
+    assert set(params.sweep.initial_state_type) == {"Zeros", "Random", "Learned"}
+    assert params.replicates.count >= 3  # the floor for intervals
+    # Every protocol meets SameRandom and DiffDistRandom with random initial states.
+    assert set(params.remedies.protocol) == {"per_sequence", "stateless", "interleaved", "burn_in"}
+    assert {"SameRandom", "DiffDistRandom"} <= set(params.remedies.data_type)
+    assert "Random" in params.remedies.initial_state_type
 
 
 def test_tiny_params_parse(tiny_raw):
@@ -40,7 +45,22 @@ _DELETE = object()
 BAD = [
     # (key, value, words the message must contain)
     ("sweep.data_type", ["Zeros", "Ones"], ["sweep.data_type", "'Ones'"]),
-    ("sweep.initial_state_type", ["Learned"], ["sweep.initial_state_type", "'Learned'"]),
+    ("sweep.initial_state_type", ["Learnt"], ["sweep.initial_state_type", "'Learnt'"]),
+    ("remedies.protocol", ["per_chunk"], ["remedies.protocol", "'per_chunk'"]),
+    ("remedies.protocol", ["truncated"], ["remedies.protocol", "'truncated'"]),
+    ("remedies.data_type", ["SameDistRandom"], ["remedies.data_type", "not generated"]),
+    ("remedies.bptt_size", 7, ["remedies.bptt_size", "does not divide"]),
+    ("architecture.cell", ["RNN"], ["architecture.cell", "'RNN'"]),
+    ("model.cell", "Transformer", ["model.cell", "'Transformer'"]),
+    ("onset.hidden_size", [8, -8], ["onset.hidden_size", "> 0"]),
+    ("onset.learning_rate", [0.0], ["onset.learning_rate", "> 0"]),
+    ("onset.data_type", "Ones", ["onset.data_type", "'Ones'"]),
+    ("replicates.count", 1, ["replicates.count", "at least 2"]),
+    ("replicates.count", -3, ["replicates.count", "> 0"]),
+    ("replicates.confidence", 1.5, ["replicates.confidence", "between 0 and 1"]),
+    ("train.interleave_groups", 3, ["train.interleave_groups", "does not divide"]),
+    ("train.interleave_groups", 1, ["train.interleave_groups", "at least 2"]),
+    ("train.burn_in_steps", -5, ["train.burn_in_steps", "> 0"]),
     ("train.loss_on", "first", ["train.loss_on", "'first'"]),
     ("train.device", "tpu", ["train.device"]),
     ("train.learning_rte", 0.1, ["train.learning_rte", "unknown key"]),
@@ -88,8 +108,19 @@ def test_invalid_yaml_is_reported(tmp_path):
 
 
 def test_cells_follow_dvc_matrix_order_and_names(tiny_raw):
-    names = [cell.name for cell in cells(parse_params(tiny_raw).sweep)]
-    assert names == ["SameRandom-Zeros-10", "SameRandom-Random-10", "DiffDistRandom-Zeros-10", "DiffDistRandom-Random-10"]
+    params = parse_params(tiny_raw)
+    assert [cell.name for cell in cells(params, "grid")] == [
+        "grid/SameRandom-Zeros-10", "grid/SameRandom-Random-10", "grid/DiffDistRandom-Zeros-10",
+        "grid/DiffDistRandom-Random-10",
+    ]
+    assert [cell.name for cell in cells(params, "remedy")] == [
+        "remedy/per_sequence-SameRandom-Random", "remedy/per_sequence-DiffDistRandom-Random",
+        "remedy/interleaved-SameRandom-Random", "remedy/interleaved-DiffDistRandom-Random",
+    ]
+    assert [cell.name for cell in cells(params, "architecture")] == ["architecture/LSTM-SameRandom-Random"]
+    assert [cell.name for cell in cells(params, "onset")] == ["onset/8-0.01"]
+    assert all(cell.protocol == "per_chunk" for cell in cells(params, "grid"))
+    assert cells(params, "onset")[0].hidden_size == 8 and cells(params, "onset")[0].learning_rate == 0.01
 
 
 def _write(tmp_path: Path, raw: dict) -> Path:
@@ -98,7 +129,7 @@ def _write(tmp_path: Path, raw: dict) -> Path:
     return path
 
 
-CELL_ARGS = ["--data-type", "SameRandom", "--initial-state-type", "Random", "--bptt-size", "10"]
+CELL_ARGS = ["--cell", "grid/SameRandom-Random-10"]
 
 
 def _stage_calls(tmp_path: Path, params: Path) -> dict:
@@ -133,7 +164,8 @@ def test_every_stage_names_a_missing_input_and_writes_nothing(tmp_path, tiny_raw
 
 def test_a_cell_outside_the_sweep_is_refused(tmp_path, tiny_raw, capsys):
     params = _write(tmp_path, tiny_raw)
-    argv = ["--params", str(params), "--data-type", "Zeros", "--initial-state-type", "Random", "--bptt-size", "10",
-            "--data", str(tmp_path), "--out", str(tmp_path / "out")]
+    argv = ["--params", str(params), "--cell", "grid/Zeros-Random-10", "--data", str(tmp_path),
+            "--out", str(tmp_path / "out")]
     assert train.main(argv) == 2
-    assert "Zeros-Random-10 is not in the sweep" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "'grid/Zeros-Random-10' is not in params.yaml" in error and "grid/SameRandom-Random-10" in error

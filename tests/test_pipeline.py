@@ -14,7 +14,11 @@ from conftest import TINY, make_project, run
 from stages.params import cells, parse_params
 
 DVC = [sys.executable, "-m", "dvc"]
-CELLS = [cell.name for cell in cells(parse_params(TINY).sweep)]
+ALL_CELLS = cells(parse_params(TINY))
+CELLS = [cell.name for cell in ALL_CELLS]
+TRAIN_STAGE = {"grid": "train", "remedy": "remedy", "architecture": "architecture", "onset": "onset"}
+EVALUATE_STAGE = {"grid": "evaluate", "remedy": "evaluate_remedy", "architecture": "evaluate_architecture"}
+EVALUATED = [cell for cell in ALL_CELLS if cell.family in EVALUATE_STAGE]
 
 
 def _declared_outputs(root) -> list[str]:
@@ -25,15 +29,17 @@ def _declared_outputs(root) -> list[str]:
 
 def test_repro_runs_every_stage_of_every_cell(pipeline_run):
     root, result = pipeline_run
-    for name in [f"generate@{d}" for d in TINY["sweep"]["data_type"]] + [f"train@{c}" for c in CELLS] + \
-            [f"evaluate@{c}" for c in CELLS] + ["report"]:
+    names = [f"generate@{d}" for d in TINY["sweep"]["data_type"]]
+    names += [f"{TRAIN_STAGE[c.family]}@{c.key}" for c in ALL_CELLS]
+    names += [f"{EVALUATE_STAGE[c.family]}@{c.key}" for c in EVALUATED] + ["report"]
+    for name in names:
         assert f"Running stage '{name}'" in result.stdout, name
 
 
 def test_every_declared_output_exists(pipeline_run):
     root, _ = pipeline_run
     outputs = _declared_outputs(root)
-    assert len(outputs) == 2 + 4 + 4 + 4  # generate, train, evaluate, report's four outputs
+    assert len(outputs) == 2 + len(ALL_CELLS) + len(EVALUATED) + 5  # generate, train, evaluate, report's five
     for path in outputs:
         assert (root / path).exists(), path
 
@@ -61,46 +67,67 @@ def test_forced_rerun_is_byte_identical(pipeline_run):
     assert changed == "", changed
 
 
-def test_report_tables_hold_one_row_per_cell_of_the_grid(pipeline_run):
+def test_report_tables_hold_one_row_per_cell_and_seed(pipeline_run):
     root, _ = pipeline_run
-    table = pd.read_csv(root / "reports/tables/cells.csv")
-    names = [f"{r.data_type}-{r.initial_state_type}-{r.bptt_size}" for r in table.itertuples()]
-    assert names == CELLS
+    seeds = TINY["replicates"]["count"]
+    table = pd.read_csv(root / "reports/tables/replicates.csv")
+    assert table["cell"].tolist() == [name for name in CELLS for _ in range(seeds)]
+    assert table["replicate"].tolist() == list(range(seeds)) * len(CELLS)
     epochs = pd.read_csv(root / "reports/tables/epochs.csv")
-    assert len(epochs) == len(CELLS) * TINY["train"]["epochs"] * 2
+    assert len(epochs) == len(CELLS) * TINY["train"]["epochs"] * seeds * 2
     assert set(epochs["pass"]) == {"update", "frozen"}
+    summary = pd.read_csv(root / "reports/tables/summary.csv")
+    assert (summary.dropna(subset=["mean"])["seeds"] == seeds).all()
 
 
-def test_report_embeds_every_figure_and_the_findings(pipeline_run):
+def test_report_opens_with_the_claims_table_and_embeds_every_figure(pipeline_run):
     root, _ = pipeline_run
     text = (root / "reports/report.md").read_text()
-    for figure in ["inputs.png", "loss_per_epoch.png", "loss_last_epoch.png", "final_gap.png"]:
-        assert f"(figures/{figure})" in text
-        assert (root / "reports/figures" / figure).read_bytes().startswith(b"\x89PNG")
-    assert "## Findings" in text and "Verdict:" in text
-    # The numbers in the report are the pipeline's: the headline cell's frozen loss appears as written in the table.
-    row = pd.read_csv(root / "reports/tables/cells.csv").iloc[1]
-    assert f"frozen {row.frozen_pass_loss:.3f}" in text
+    assert text.index("## Claims") < text.index("## 1.")
+    for figure in ["inputs", "loss_per_epoch", "loss_last_epoch", "final_gap", "mechanism", "relearning", "remedies",
+                   "onset"]:
+        assert f"(figures/{figure}.png)" in text
+        assert (root / "reports/figures" / f"{figure}.png").read_bytes().startswith(b"\x89PNG")
+        assert (root / "reports/figures" / f"{figure}.svg").read_text().lstrip().startswith("<?xml")
+        assert len(pd.read_csv(root / "reports/figures" / f"{figure}.csv")) > 0
+    claims = pd.read_csv(root / "reports/tables/claims.csv")
+    assert set(claims["verdict"]) <= {"holds", "does not hold", "inconclusive", "not in this run"}
+    for claim in claims.itertuples():  # every claim and its computed verdict appear in the Markdown
+        assert f"| {claim.title} | **{claim.verdict}** |" in text
+    # The numbers are the pipeline's: the headline cell's mean frozen loss is printed as the summary holds it.
+    summary = pd.read_csv(root / "reports/tables/summary.csv")
+    row = summary[(summary["cell"] == "grid/SameRandom-Random-10") & (summary["metric"] == "frozen_pass_loss")]
+    assert f"frozen {row['mean'].item():.3f} [{row['low'].item():.3f}, {row['high'].item():.3f}]" in text
+
+
+def test_the_html_page_holds_the_report_with_every_figure_embedded(pipeline_run):
+    root, _ = pipeline_run
+    page = (root / "reports/index.html").read_text()
+    assert page.count("data:image/png;base64,") == 8
+    assert "src=\"figures/" not in page and "http://" not in page.replace("http://www.w3.org", "")
+    assert "Claims" in page and "PyTorch" in page
 
 
 def test_metrics_and_plots_are_declared_for_dvc(pipeline_run):
     root, _ = pipeline_run
     metrics = json.loads(run([*DVC, "metrics", "show", "--json"], root).stdout)
     files = next(iter(metrics.values()))["data"]
-    assert sorted(files) == sorted(f"data/evaluate/{cell}.json" for cell in CELLS)
+    assert sorted(files) == sorted(f"data/evaluate/{cell.name}.json" for cell in EVALUATED)
     plots = json.loads(run([*DVC, "plots", "show", "--json"], root).stdout)
     assert not plots.get("errors")
-    assert {f"reports/plots/loss_per_epoch/{cell}.csv" for cell in CELLS} <= set(plots["data"])
+    grid = [cell.key for cell in ALL_CELLS if cell.family == "grid"]
+    assert {f"reports/plots/loss_per_epoch/{key}.csv" for key in grid} <= set(plots["data"])
 
 
 def test_report_is_committed_everything_else_is_ignored(pipeline_run):
     root, _ = pipeline_run
     tracked = run(["git", "ls-files"], root).stdout.split()
-    assert "reports/report.md" in tracked and "dvc.lock" in tracked
+    assert "reports/report.md" in tracked and "reports/index.html" in tracked and "dvc.lock" in tracked
     assert not [path for path in tracked if path.startswith("data/")]
 
 
-@pytest.mark.parametrize("key, value", [("sweep.data_type", "[SameRandom,Ones]"), ("sweep.bptt_size", "[7]")])
+@pytest.mark.parametrize("key, value", [("sweep.data_type", "[SameRandom,Ones]"), ("sweep.bptt_size", "[7]"),
+                                        ("remedies.protocol", "[per_sequence,truncated]")])
 def test_bad_params_stop_repro_before_any_output(tmp_path, key, value):
     root = make_project(tmp_path / "repo", copy.deepcopy(TINY))
     params = yaml.safe_load((root / "params.yaml").read_text())
@@ -119,8 +146,11 @@ def test_changing_the_learning_rate_reruns_only_what_depends_on_it(pipeline_run)
     root, _ = pipeline_run
     result = run([*DVC, "exp", "run", "--set-param", "train.learning_rate=0.001"], root)
     assert "Running stage 'generate@" not in result.stdout
-    for cell in CELLS:
-        assert f"Running stage 'train@{cell}'" in result.stdout
+    for cell in ALL_CELLS:
+        if cell.family == "onset":  # the onset map sets its own learning rates
+            assert f"Running stage 'onset@{cell.key}'" not in result.stdout
+        else:
+            assert f"Running stage '{TRAIN_STAGE[cell.family]}@{cell.key}'" in result.stdout
     assert "Running stage 'report'" in result.stdout
     shown = run([*DVC, "exp", "show", "--json"], root)
     assert "0.001" in shown.stdout

@@ -16,10 +16,10 @@ import torch
 
 from conftest import TINY, dvc_env, make_project, run
 from stages.data import generate_dataset
-from stages.params import Cell, parse_params
+from stages.params import find_cell, parse_params
 from stages.train import train_cell
 
-CELL = Cell("SameRandom", "Random", 10)
+CELL_NAME = "grid/SameRandom-Random-10"
 
 
 class Interrupted(Exception):
@@ -33,14 +33,17 @@ def _stop_after(epoch: int):
     return log
 
 
-def _setup(raw: dict):
+def _setup(raw: dict, name: str = CELL_NAME):
     raw["train"]["epochs"] = 4
     params = parse_params(raw)
-    return params, generate_dataset(params.data, CELL.data_type)["train"]
+    cell = find_cell(params, name)
+    return params, cell, generate_dataset(params.data, cell.data_type, params.replicates.count)["train"]
 
 
-def test_resumed_run_equals_uninterrupted_run(tmp_path, tiny_raw):
-    params, sequences = _setup(tiny_raw)
+# interleaved: its schedule generator must resume too; Learned: the trainable state is part of the weights.
+@pytest.mark.parametrize("name", [CELL_NAME, "remedy/interleaved-SameRandom-Random"])
+def test_resumed_run_equals_uninterrupted_run(tmp_path, tiny_raw, name):
+    params, CELL, sequences = _setup(tiny_raw, name)
     reference = train_cell(params, CELL, sequences, log=lambda line: None)
     checkpoint = tmp_path / "cell.pt"
     with pytest.raises(Interrupted):
@@ -52,12 +55,15 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, tiny_raw):
     assert [line.split()[2] for line in lines[1:]] == ["3/4", "4/4"]  # only the missing epochs ran
     pd.testing.assert_frame_equal(resumed.epochs, reference.epochs)
     pd.testing.assert_frame_equal(resumed.last_epoch, reference.last_epoch)
-    for name, tensor in reference.model.state_dict().items():
-        assert torch.equal(resumed.model.state_dict()[name], tensor), name
+    np.testing.assert_array_equal(resumed.update_losses, reference.update_losses)
+    for key, tensor in reference.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], tensor), key
+    for mine, theirs in zip(resumed.last_update_states, reference.last_update_states):
+        assert torch.equal(mine, theirs)
 
 
 def test_a_checkpoint_for_other_parameters_is_ignored(tmp_path, tiny_raw):
-    params, sequences = _setup(tiny_raw)
+    params, CELL, sequences = _setup(tiny_raw)
     checkpoint = tmp_path / "cell.pt"
     with pytest.raises(Interrupted):
         train_cell(params, CELL, sequences, log=_stop_after(2), checkpoint=checkpoint)
@@ -74,8 +80,11 @@ def test_killed_training_leaves_no_output_and_repro_resumes(tmp_path):
     raw = copy.deepcopy(TINY)
     raw["data"]["seq_size"], raw["train"]["epochs"], raw["model"]["hidden_size"] = 400, 40, 32
     raw["sweep"] = {"data_type": ["SameRandom"], "initial_state_type": ["Random"], "bptt_size": [10]}
+    raw["remedies"]["data_type"] = raw["architecture"]["data_type"] = ["SameRandom"]
     root = make_project(tmp_path / "repo", raw)
-    target = f"train@{CELL.name}"
+    params = parse_params(raw)
+    CELL = find_cell(params, CELL_NAME)
+    target = f"train@{CELL.key}"
     repro = subprocess.Popen([sys.executable, "-m", "dvc", "repro", target], cwd=root, env=dvc_env(root),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen, deadline = [], time.monotonic() + 120
@@ -101,8 +110,8 @@ def test_killed_training_leaves_no_output_and_repro_resumes(tmp_path):
     assert not (root / "data/checkpoints" / f"{CELL.name}.pt").exists()  # removed once the cell completed
     assert "up to date" in run([sys.executable, "-m", "dvc", "status", target], root).stdout
 
-    params = parse_params(raw)
-    reference = train_cell(params, CELL, generate_dataset(params.data, CELL.data_type)["train"], log=lambda l: None)
+    sequences = generate_dataset(params.data, CELL.data_type, params.replicates.count)["train"]
+    reference = train_cell(params, CELL, sequences, log=lambda l: None)
     written = pd.read_csv(root / "data/train" / CELL.name / "epochs.csv")
     np.testing.assert_allclose(written.drop(columns="epoch").to_numpy(),
                                reference.epochs.drop(columns="epoch").to_numpy(), rtol=1e-5, atol=1e-7)

@@ -1,4 +1,4 @@
-"""The truncated-BPTT pass: chunking, carried state, detached gradients, and a frozen pass that is only frozen."""
+"""The truncated-BPTT pass and its protocols: each protocol's defining property, tested on its own."""
 
 from __future__ import annotations
 
@@ -8,141 +8,300 @@ import math
 import pytest
 import torch
 
-from stages.model import ModelConfig, SequenceClassifier
-from stages.tbptt import NonFiniteLoss, run_pass, to_chunks
+from stages.model import ModelConfig, ReplicaClassifier, initial_states
+from stages.tbptt import NonFiniteLoss, clip_per_replica, run_pass, to_chunks
 
-BATCH, STEPS, FEATURES, HIDDEN, BPTT = 6, 40, 2, 12, 10
+REPLICAS, BATCH, STEPS, FEATURES, HIDDEN, BPTT = 2, 8, 40, 2, 12, 10
+CHUNKS = STEPS // BPTT
+
+
+def _model(replicas: int = REPLICAS, seeds=None, cell: str = "GRU", learned: bool = False) -> ReplicaClassifier:
+    config = ModelConfig(FEATURES, HIDDEN, 1, 2, cell, replicas, learned)
+    return ReplicaClassifier(config, seeds if seeds is not None else list(range(replicas)))
 
 
 @pytest.fixture
 def setup():
     torch.manual_seed(0)
-    model = SequenceClassifier(ModelConfig(input_size=FEATURES, hidden_size=HIDDEN, num_layers=1, num_classes=2))
-    inputs = torch.randn(BATCH, STEPS, FEATURES)
-    labels = torch.tensor([0, 0, 0, 1, 1, 1])
-    hidden = torch.randn(1, BATCH, HIDDEN).clamp(-1, 1)
-    return model, inputs, labels, hidden
+    model = _model()
+    inputs = torch.randn(REPLICAS, BATCH, STEPS, FEATURES)
+    labels = torch.tensor([[0, 0, 0, 0, 1, 1, 1, 1]] * REPLICAS)
+    return model, inputs, labels
+
+
+def zeros_source(model: ReplicaClassifier):
+    return lambda batch: initial_states("Zeros", model=model, batch=batch, generators=[], device=torch.device("cpu"))
+
+
+def random_source(model: ReplicaClassifier, seed: int = 0):
+    generators = [torch.Generator().manual_seed(seed + r) for r in range(model.config.replicas)]
+    return lambda batch: initial_states("Random", model=model, batch=batch, generators=generators,
+                                        device=torch.device("cpu"))
+
+
+def _run(model, inputs, labels, source, protocol="per_chunk", optimizer=None, **kwargs):
+    settings = {"bptt_size": BPTT, "loss_on": "last", "grad_clip": 1.0, "burn_in_steps": 15, "interleave_groups": 2,
+                "schedule_generator": torch.Generator().manual_seed(0)}
+    settings.update(kwargs)
+    return run_pass(model, inputs, labels, source, protocol=protocol, optimizer=optimizer, **settings)
+
+
+def _still(model):
+    """An optimizer that steps but changes nothing: losses then depend on the protocol's states only."""
+    return torch.optim.SGD(model.parameters(), lr=0.0)
+
+
+def _reference_losses(model, inputs, labels, start: int, stop: int, state=None) -> torch.Tensor:
+    """Per-replica loss at step `stop` after feeding steps [start, stop) from `state` (zeros by default)."""
+    with torch.no_grad():
+        state = torch.zeros(REPLICAS, 1, inputs.shape[1], HIDDEN) if state is None else state
+        logits, _ = model(inputs[:, :, start:stop], state, every_step=False)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 2), labels.reshape(-1), reduction="none")
+    return loss.view(REPLICAS, -1).mean(dim=1)
 
 
 def test_chunks_cover_each_step_exactly_once_in_order():
-    inputs = torch.arange(3 * 20 * 1, dtype=torch.float32).reshape(3, 20, 1)
+    inputs = torch.arange(2 * 3 * 20, dtype=torch.float32).reshape(2, 3, 20, 1)
     chunks = to_chunks(inputs, 5)
-    assert chunks.shape == (4, 3, 5, 1)
-    rebuilt = torch.cat(list(chunks), dim=1)  # the chunks laid end to end, per sequence
-    torch.testing.assert_close(rebuilt, inputs)
+    assert chunks.shape == (4, 2, 3, 5, 1)
+    torch.testing.assert_close(torch.cat(list(chunks), dim=2), inputs)
 
 
 @pytest.mark.parametrize("bptt", [0, 7, -5])
 def test_chunk_size_must_divide_the_sequence(bptt):
     with pytest.raises(ValueError, match="bptt_size"):
-        to_chunks(torch.zeros(2, 20, 1), bptt)
+        to_chunks(torch.zeros(1, 2, 20, 1), bptt)
 
 
 def test_carried_state_makes_chunked_forward_equal_one_full_forward(setup):
-    model, inputs, _, hidden = setup
+    model, inputs, _ = setup
+    state = torch.randn(REPLICAS, 1, BATCH, HIDDEN)
     with torch.no_grad():
-        full, full_hidden = model.rnn(inputs, hidden)
-        state, outputs = hidden, []
+        full, full_state = model(inputs, state, every_step=True)
+        carried, pieces = state, []
         for chunk in to_chunks(inputs, BPTT):
-            out, state = model.rnn(chunk, state)
-            outputs.append(out)
-    torch.testing.assert_close(torch.cat(outputs, dim=1), full)
-    torch.testing.assert_close(state, full_hidden)
+            logits, carried = model(chunk, carried, every_step=True)
+            pieces.append(logits)
+    torch.testing.assert_close(torch.cat(pieces, dim=2), full)
+    torch.testing.assert_close(carried, full_state)
 
 
 def test_frozen_pass_changes_no_weight(setup):
-    model, inputs, labels, hidden = setup
+    model, inputs, labels = setup
     before = copy.deepcopy(model.state_dict())
-    result = run_pass(model, to_chunks(inputs, BPTT), labels, hidden, loss_on="last")
+    result = _run(model, inputs, labels, random_source(model))
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, before[name]), name
     assert all(p.grad is None for p in model.parameters())
-    assert len(result.chunk_losses) == STEPS // BPTT
+    assert result.losses.shape == (CHUNKS, REPLICAS) and result.optimizer_steps == 0
 
 
-def test_update_pass_steps_after_every_chunk(setup):
-    model, inputs, labels, hidden = setup
+def test_per_chunk_steps_after_every_chunk(setup):
+    model, inputs, labels = setup
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    before = copy.deepcopy(model.state_dict())
-    result = run_pass(model, to_chunks(inputs, BPTT), labels, hidden, loss_on="last", optimizer=optimizer, grad_clip=1.0)
-    assert optimizer.state[model.head.weight]["step"].item() == STEPS // BPTT
-    assert not torch.equal(model.head.weight, before["head.weight"])
-    assert len(result.chunk_losses) == STEPS // BPTT
+    before = model.head_weight.detach().clone()
+    result = _run(model, inputs, labels, random_source(model), optimizer=optimizer)
+    assert optimizer.state[model.head_weight]["step"].item() == CHUNKS == result.optimizer_steps
+    assert not torch.equal(model.head_weight, before)
 
 
 @pytest.mark.parametrize("loss_on", ["last", "every"])
 def test_frozen_pass_is_the_update_pass_without_updates(setup, loss_on):
     """With a learning rate of 0 the two passes compute exactly the same losses from the same states."""
-    model, inputs, labels, hidden = setup
-    chunks = to_chunks(inputs, BPTT)
-    still = torch.optim.SGD(model.parameters(), lr=0.0)
-    updating = run_pass(model, chunks, labels, hidden, loss_on=loss_on, optimizer=still, grad_clip=1.0)
-    frozen = run_pass(model, chunks, labels, hidden, loss_on=loss_on)
-    assert updating.chunk_losses == pytest.approx(frozen.chunk_losses, rel=1e-6)
-    assert updating.final_step_loss == pytest.approx(frozen.final_step_loss, rel=1e-6)
-
-
-class _RecordingSGD(torch.optim.SGD):
-    """SGD with lr 0 that records, at each step, which chunks of the input received gradient in this update."""
-
-    def __init__(self, params, chunks: torch.Tensor):
-        super().__init__(params, lr=0.0)
-        self.chunks, self.seen, self.previous = chunks, [], torch.zeros_like(chunks)
-
-    def step(self, closure=None):
-        new = self.chunks.grad - self.previous
-        self.previous = self.chunks.grad.clone()
-        self.seen.append([i for i in range(len(new)) if new[i].abs().sum() > 0])
-        return super().step(closure)
+    model, inputs, labels = setup
+    updating = _run(model, inputs, labels, random_source(model), optimizer=_still(model), loss_on=loss_on)
+    frozen = _run(model, inputs, labels, random_source(model), loss_on=loss_on)
+    torch.testing.assert_close(updating.losses, frozen.losses)
+    torch.testing.assert_close(updating.final_step_loss, frozen.final_step_loss)
 
 
 def test_no_gradient_crosses_a_chunk_boundary(setup):
-    model, inputs, labels, hidden = setup
-    chunks = to_chunks(inputs, BPTT).requires_grad_(True)
-    optimizer = _RecordingSGD(model.parameters(), chunks)
-    run_pass(model, chunks, labels, hidden, loss_on="last", optimizer=optimizer, grad_clip=1.0)
+    model, inputs, labels = setup
+    inputs = inputs.clone().requires_grad_(True)
+    seen = []
+
+    class Recording(torch.optim.SGD):
+        previous = torch.zeros_like(inputs)
+
+        def step(self, closure=None):
+            new = inputs.grad - Recording.previous
+            Recording.previous = inputs.grad.clone()
+            steps = new.abs().sum(dim=(0, 1, 3)).nonzero().flatten()
+            seen.append(sorted({int(s) // BPTT for s in steps}))
+            return super().step(closure)
+
+    _run(model, inputs, labels, random_source(model), optimizer=Recording(model.parameters(), lr=0.0))
     # Update k sees gradient from its own chunk only, never from an earlier one through the carried state.
-    assert optimizer.seen == [[k] for k in range(STEPS // BPTT)]
+    assert seen == [[k] for k in range(CHUNKS)]
 
 
-def test_update_gradient_equals_the_gradient_of_its_chunk_alone(setup):
-    model, inputs, labels, hidden = setup
-    chunks = to_chunks(inputs, BPTT)
-    # Reference: the state entering chunk 2, then the gradient of chunk 2's loss from that state as a constant.
-    reference = copy.deepcopy(model)
-    with torch.no_grad():
-        _, state = reference.rnn(torch.cat([chunks[0], chunks[1]], dim=1), hidden)
-    logits, _ = reference(chunks[2], state, every_step=False)
-    torch.nn.functional.cross_entropy(logits, labels).backward()
-    expected = {name: p.grad.clone() for name, p in reference.named_parameters()}
+def test_per_sequence_makes_no_optimizer_step_inside_a_pass(setup):
+    model, inputs, labels = setup
+    steps = []
 
-    grads = []
+    class Counting(torch.optim.Adam):
+        def step(self, closure=None):
+            steps.append(1)
+            return super().step(closure)
+
+    before = copy.deepcopy(model)
+    result = _run(model, inputs, labels, random_source(model), "per_sequence",
+                  optimizer=Counting(model.parameters(), lr=1e-2))
+    assert len(steps) == 1 == result.optimizer_steps
+    # Every chunk's loss was computed with the weights the pass started with.
+    frozen = _run(before, inputs, labels, random_source(before))
+    torch.testing.assert_close(result.losses, frozen.losses)
+    assert not torch.equal(model.head_weight, before.head_weight)  # the one step did move the weights
+
+
+def test_per_sequence_gradient_is_the_mean_of_the_chunk_gradients(setup):
+    model, inputs, labels = setup
+    captured = {}
 
     class Capture(torch.optim.SGD):
         def step(self, closure=None):
-            grads.append({name: p.grad.clone() for name, p in model.named_parameters()})
+            captured["grad"] = model.head_weight.grad.clone()
             return super().step(closure)
 
-    run_pass(model, chunks, labels, hidden, loss_on="last", optimizer=Capture(model.parameters(), lr=0.0),
-             grad_clip=math.inf)
-    for name, grad in expected.items():
-        torch.testing.assert_close(grads[2][name], grad)
+    _run(model, inputs, labels, zeros_source(model), "per_sequence", optimizer=Capture(model.parameters(), lr=0.0),
+         grad_clip=math.inf)
+    per_chunk = []
+
+    class Each(torch.optim.SGD):
+        def step(self, closure=None):
+            per_chunk.append(model.head_weight.grad.clone())
+            return super().step(closure)
+
+    _run(model, inputs, labels, zeros_source(model), optimizer=Each(model.parameters(), lr=0.0), grad_clip=math.inf)
+    torch.testing.assert_close(captured["grad"], torch.stack(per_chunk).mean(dim=0))
+
+
+def test_stateless_carries_nothing_between_chunks(setup):
+    model, inputs, labels = setup
+    result = _run(model, inputs, labels, zeros_source(model), "stateless", optimizer=_still(model))
+    for chunk in range(CHUNKS):
+        alone = _reference_losses(model, inputs, labels, chunk * BPTT, (chunk + 1) * BPTT)
+        torch.testing.assert_close(result.losses[chunk], alone)
+
+
+def test_stateless_draws_a_new_random_state_for_every_chunk(setup):
+    model, inputs, labels = setup
+    drawn = []
+    source = random_source(model)
+
+    def recording(batch):
+        drawn.append(source(batch))
+        return drawn[-1]
+
+    _run(model, inputs, labels, recording, "stateless")
+    assert len(drawn) == CHUNKS
+    assert all(not torch.equal(drawn[0], later) for later in drawn[1:])
+
+
+def test_interleaved_never_lets_consecutive_updates_share_a_sequence(setup):
+    model, inputs, labels = setup
+    result = _run(model, inputs, labels, random_source(model), "interleaved", optimizer=_still(model),
+                  interleave_groups=4)
+    assert result.optimizer_steps == 4 * CHUNKS
+    for (_, first), (_, second) in zip(result.order, result.order[1:]):
+        assert not set(first) & set(second)
+    # Every sequence's chunks are visited once each, in order.
+    for sequence in range(BATCH):
+        visits = [chunk for chunk, members in result.order if sequence in members]
+        assert visits == list(range(CHUNKS))
+    # Each group holds both classes equally.
+    for _, members in result.order:
+        assert sorted(labels[0, members].tolist()) == [0, 1]
+
+
+def test_interleaved_resumes_each_sequence_from_its_own_carried_state(setup):
+    """With a learning rate of 0, each update's loss equals that of its sequences' chunk in one carried pass."""
+    model, inputs, labels = setup
+    result = _run(model, inputs, labels, zeros_source(model), "interleaved", optimizer=_still(model),
+                  interleave_groups=2)
+    for (chunk, members), loss in zip(result.order, result.losses):
+        expected = _reference_losses(model, inputs[:, members], labels[:, members], 0, (chunk + 1) * BPTT)
+        torch.testing.assert_close(loss, expected)
+
+
+def test_interleaved_schedules_differ_between_epochs(setup):
+    model, inputs, labels = setup
+    generator = torch.Generator().manual_seed(0)
+    first = _run(model, inputs, labels, zeros_source(model), "interleaved", schedule_generator=generator,
+                 optimizer=_still(model))
+    second = _run(model, inputs, labels, zeros_source(model), "interleaved", schedule_generator=generator,
+                  optimizer=_still(model))
+    assert first.order != second.order
+
+
+def test_burn_in_rebuilds_each_state_and_carries_nothing_between_updates(setup):
+    model, inputs, labels = setup
+    result = _run(model, inputs, labels, zeros_source(model), "burn_in", optimizer=_still(model), burn_in_steps=15)
+    for chunk in range(CHUNKS):
+        start = max(0, chunk * BPTT - 15)
+        expected = _reference_losses(model, inputs, labels, start, (chunk + 1) * BPTT)
+        torch.testing.assert_close(result.losses[chunk], expected)
+    # The burn-in steps are fed without a graph: 15 steps before every chunk but the first two (10 before chunk 1).
+    assert result.steps_without_gradient == BATCH * (10 + 15 * (CHUNKS - 2))
+    assert result.steps_with_gradient == BATCH * STEPS
+
+
+def test_burn_in_gives_no_gradient_to_the_replayed_steps(setup):
+    model, inputs, labels = setup
+    inputs = inputs.clone().requires_grad_(True)
+    _run(model, inputs, labels, zeros_source(model), "burn_in", optimizer=_still(model), burn_in_steps=15)
+    # Only the chunks themselves carry gradient; each step belongs to exactly one chunk's graph.
+    assert inputs.grad is not None and (inputs.grad.abs().sum(dim=(0, 1, 3)) > 0).all()
+
+
+def test_learned_initial_state_gets_gradient_and_moves(setup):
+    _, inputs, labels = setup
+    model = _model(learned=True)
+    source = lambda batch: initial_states("Learned", model=model, batch=batch, generators=[],  # noqa: E731
+                                          device=torch.device("cpu"))
+    before = model.initial_state.detach().clone()
+    _run(model, inputs, labels, source, optimizer=torch.optim.Adam(model.parameters(), lr=1e-2))
+    assert not torch.equal(model.initial_state, before)
+    assert model.initial_state.shape == (REPLICAS, 1, 1, HIDDEN)  # one vector per layer, shared by all sequences
+
+
+def test_a_replicate_trains_the_same_alone_or_beside_others(setup):
+    _, inputs, labels = setup
+    together = _model(seeds=[10, 11])
+    alone = _model(replicas=1, seeds=[11])
+    result_together = _run(together, inputs, labels, zeros_source(together),
+                           optimizer=torch.optim.Adam(together.parameters(), lr=1e-2))
+    result_alone = _run(alone, inputs[1:], labels[1:], zeros_source(alone),
+                        optimizer=torch.optim.Adam(alone.parameters(), lr=1e-2))
+    torch.testing.assert_close(result_together.losses[:, 1:], result_alone.losses, rtol=1e-4, atol=1e-5)
+
+
+def test_gradient_clipping_is_per_replicate():
+    model = _model()
+    for parameter in model.parameters():
+        parameter.grad = torch.ones_like(parameter)
+    model.head_weight.grad[0] *= 1000  # replicate 0's gradient is huge; replicate 1's is not
+    norms_before = torch.stack([sum(p.grad[r].pow(2).sum() for p in model.parameters()).sqrt() for r in range(2)])
+    clip_per_replica(model, max_norm=1000.0)
+    norms_after = torch.stack([sum(p.grad[r].pow(2).sum() for p in model.parameters()).sqrt() for r in range(2)])
+    assert norms_after[0] == pytest.approx(1000.0, rel=1e-4)
+    assert norms_after[1] == pytest.approx(norms_before[1].item())  # untouched by its neighbour
 
 
 def test_every_step_loss_averages_over_all_steps(setup):
-    model, inputs, labels, hidden = setup
-    chunks = to_chunks(inputs, BPTT)
-    every = run_pass(model, chunks, labels, hidden, loss_on="every")
+    model, inputs, labels = setup
+    every = _run(model, inputs, labels, zeros_source(model), loss_on="every")
     with torch.no_grad():
-        outputs, _ = model.rnn(inputs, hidden)
-        logits = model.head(outputs[:, :BPTT])
-        first_chunk = torch.nn.functional.cross_entropy(logits.reshape(-1, 2), labels.repeat_interleave(BPTT))
-    assert every.chunk_losses[0] == pytest.approx(first_chunk.item(), rel=1e-5)
+        logits, _ = model(inputs[:, :, :BPTT], torch.zeros(REPLICAS, 1, BATCH, HIDDEN), every_step=True)
+        expected = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, 2), labels[:, :, None].expand(-1, -1, BPTT).reshape(-1), reduction="none"
+        ).view(REPLICAS, -1).mean(dim=1)
+    torch.testing.assert_close(every.losses[0], expected)
 
 
 def test_non_finite_loss_stops_the_pass_naming_where(setup):
-    model, inputs, labels, hidden = setup
+    model, inputs, labels = setup
     with torch.no_grad():
-        model.head.bias.fill_(float("nan"))
-    with pytest.raises(NonFiniteLoss, match=r"cell X, epoch 3: loss is nan at chunk 1 of 4"):
-        run_pass(model, to_chunks(inputs, BPTT), labels, hidden, loss_on="last", where="cell X, epoch 3")
+        model.head_bias[1].fill_(float("nan"))
+    with pytest.raises(NonFiniteLoss, match=r"cell X, epoch 3: loss is nan at chunk 1 of 4 \(replicate 1\)"):
+        _run(model, inputs, labels, zeros_source(model), where="cell X, epoch 3")
