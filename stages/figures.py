@@ -23,11 +23,11 @@ from stages.stats import t_interval  # noqa: E402
 PASS_ORDER = ["update", "frozen"]
 PASS_LABELS = {"update": "update pass (weights change after every update)", "frozen": "frozen pass (no updates)"}
 MECHANISM_LABELS = {
-    "update_pass_loss": "update pass, last epoch",
-    "train_replayed_loss": "frozen, replayed initial states",
-    "train_fresh_loss": "frozen, fresh initial states",
-    "train_zero_loss": "frozen, zero initial states",
-    "heldout_loss": "frozen, held-out sequences",
+    "update_pass_accuracy": "update pass, last epoch",
+    "train_replayed_accuracy": "frozen, replayed initial states",
+    "train_fresh_accuracy": "frozen, fresh initial states",
+    "train_zero_accuracy": "frozen, zero initial states",
+    "heldout_accuracy": "frozen, held-out sequences",
 }
 WIDTH = 7.0  # inches: a blog column at the report's dpi
 
@@ -134,21 +134,22 @@ def final_gap(summary: pd.DataFrame) -> plt.Figure:
 
 
 def mechanism(passes: pd.DataFrame, chance: float, confidence: float) -> plt.Figure:
-    """passes: data_type, initial_state_type, pass (a MECHANISM_LABELS key), replicate, loss."""
+    """passes: data_type, initial_state_type, pass (a MECHANISM_LABELS key), replicate, accuracy."""
     data = passes.assign(**{"pass": passes["pass"].map(MECHANISM_LABELS)})
     grid = sns.catplot(
-        data=data, kind="point", x="data_type", y="loss", hue="pass", col="initial_state_type",
+        data=data, kind="point", x="data_type", y="accuracy", hue="pass", col="initial_state_type",
         hue_order=list(MECHANISM_LABELS.values()), errorbar=interval_of(confidence), dodge=0.5,
         linestyle="none", markers=["o", "s", "D", "^", "v"], height=2.6, aspect=WIDTH / 3 / 2.6,
     )
     grid.set_titles(col_template="{col_name} initial states")
-    grid.set_axis_labels("data mode", "loss (nats)")
+    grid.set_axis_labels("data mode", "accuracy (fraction of chunks)")
     for ax in grid.axes.flat:
         _chance(ax, chance)
         plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
     sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, title=None, frameon=False)
     grid.figure.suptitle("Final weights, frozen passes that differ only in their initial states or data", y=1.03)
-    _chance_note(grid.figure, chance, f"error bars: {confidence:.0%} t-interval across seeds")
+    grid.figure.text(0.01, -0.01, f"dashed line: chance accuracy {chance:.2f}; error bars: {confidence:.0%} "
+                     "t-interval across seeds", fontsize=8, color="0.3", va="top")
     return grid.figure
 
 
@@ -168,7 +169,8 @@ def relearning(relearn: pd.DataFrame, confidence: float, threshold: float) -> pl
 
 
 def remedies(comparison: pd.DataFrame, chance: float, margin: float, confidence: float) -> plt.Figure:
-    """comparison: remedy, measure ('gap on SameRandom' | 'held-out loss on DiffDistRandom'), replicate, value."""
+    """comparison: remedy, measure ('accuracy gap on SameRandom' | 'held-out accuracy on DiffDistRandom'), replicate,
+    value; `chance` is the chance accuracy."""
     measures = list(dict.fromkeys(comparison["measure"]))
     figure, axes = plt.subplots(1, len(measures), figsize=(WIDTH + 1, 0.6 + 0.42 * comparison["remedy"].nunique()),
                                 sharey=True)
@@ -178,16 +180,16 @@ def remedies(comparison: pd.DataFrame, chance: float, margin: float, confidence:
                       errorbar=interval_of(confidence), linestyle="none", ax=ax, color=sns.color_palette()[0])
         ax.set_title(measure)
         ax.set_ylabel("")
-        if measure.startswith("gap"):
+        if "gap" in measure:
             ax.axvline(0, color="0.6", linewidth=0.8, zorder=0)
             ax.axvline(margin, color="0.3", linestyle=":", linewidth=1, zorder=0)
-            ax.set_xlabel("frozen − updating loss, last epoch (nats)")
+            ax.set_xlabel("updating − frozen accuracy, last epoch")
         else:
             _chance(ax, chance, vertical=True)
-            ax.set_xlabel("held-out loss (nats)")
+            ax.set_xlabel("held-out accuracy")
     figure.suptitle("Remedies beside the write-up's loop (equal passes over the data)", y=1.0)
-    figure.text(0.01, -0.01, f"dotted: the margin {margin:g} nats a closed gap must stay under; dashed: chance "
-                f"{chance:.3f}; error bars: {confidence:.0%} t-interval across seeds", fontsize=8, color="0.3",
+    figure.text(0.01, -0.01, f"dotted: the margin {margin:g} a closed gap must stay under; dashed: chance accuracy "
+                f"{chance:.2f}; error bars: {confidence:.0%} t-interval across seeds", fontsize=8, color="0.3",
                 va="top")
     figure.tight_layout()
     return figure

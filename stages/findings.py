@@ -1,11 +1,16 @@
 """The claims table: each claim of the write-up (and of this study), its numbers with intervals, and a verdict.
 
-Every verdict is computed from the per-seed results by a stated rule; none is typed by hand. With chance at
-ln(C) nats (C classes) and a margin m (`report.chance_margin`), a loss is
+Every verdict is computed from the per-seed results by a stated rule; none is typed by hand. With C classes and a
+margin m (`report.chance_margin`):
 
-- *below chance* when its whole confidence interval lies below ln(C) - m,
-- *not below chance* when its whole interval lies at or above ln(C) - m,
-- otherwise undecided, and a claim resting on it is *inconclusive*.
+- the *updating loss* (what the write-up plots) is *below chance* when its whole confidence interval lies below
+  ln(C) - m nats, and *not below chance* when its whole interval lies at or above that;
+- whether a pass *classifies* (the frozen pass, the held-out sequences, the replayed states) is judged on its
+  accuracy: *above chance* when the whole interval lies above 1/C + m, *not above chance* when the whole interval
+  lies at or below it. Accuracy, not loss, because the loss of a network that is confidently wrong grows without
+  bound: frozen losses of one cell ranged from 1 to 14 nats across seeds and epochs, so an interval on their mean
+  says how confidently wrong the network was, not whether it classified;
+- anything else is undecided, and a claim resting on it is *inconclusive*.
 
 Differences between two measurements of the same seeds (a gap, a recovery) are paired: the interval is that of
 the per-seed differences. A claim whose cells are not part of this run reads *not in this run*.
@@ -36,9 +41,11 @@ class Claim:
 class Results:
     """Per-seed results of every cell (the report's `replicates` table), read by cell name and metric."""
 
-    def __init__(self, replicates: pd.DataFrame, confidence: float, chance: float, margin: float) -> None:
+    def __init__(self, replicates: pd.DataFrame, confidence: float, classes: int, margin: float) -> None:
         self.table, self.confidence = replicates, confidence
-        self.chance, self.margin, self.threshold = chance, margin, chance - margin
+        self.chance, self.margin = math.log(classes), margin
+        self.threshold = self.chance - margin  # nats
+        self.accuracy_threshold = 1 / classes + margin
 
     def has(self, cell: str) -> bool:
         return bool((self.table["cell"] == cell).any())
@@ -60,6 +67,12 @@ class Results:
     def not_below(self, interval: Interval) -> bool:
         return interval.low >= self.threshold
 
+    def above_chance(self, accuracy: Interval) -> bool:
+        return accuracy.low > self.accuracy_threshold
+
+    def not_above_chance(self, accuracy: Interval) -> bool:
+        return accuracy.high <= self.accuracy_threshold
+
 
 def _verdict(holds: bool, fails: bool) -> str:
     return HOLDS if holds else FAILS if fails else INCONCLUSIVE
@@ -72,18 +85,20 @@ def verdict_bptt(params: Params) -> int:
 
 
 def gap_claim(results: Results, title: str, cell: str) -> Claim:
-    """The write-up's symptom in one cell: updating loss below chance while the frozen loss is not."""
-    rule = (f"updating loss below chance and frozen loss not below chance (threshold {results.threshold:.3f} nats); "
-            "does not hold when the updating loss is not below chance or the frozen loss is below it")
+    """The write-up's symptom in one cell: updating loss below chance while the frozen pass does not classify."""
+    rule = (f"updating loss below chance (interval under {results.threshold:.3f} nats) and frozen-pass accuracy not "
+            f"above chance (interval at or under {results.accuracy_threshold:.2f}); does not hold when the updating "
+            "loss is not below chance or the frozen pass classifies above chance")
     if not results.has(cell):
         return Claim(title, ABSENT, f"`{cell}` is not part of this run", rule)
     updating = results.interval(cell, "update_pass_loss")
-    frozen = results.interval(cell, "frozen_pass_loss")
-    gap = results.interval(cell, "gap")
-    verdict = _verdict(results.below(updating) and results.not_below(frozen),
-                       results.not_below(updating) or results.below(frozen))
-    evidence = (f"`{cell}`: updating {updating.text()}, frozen {frozen.text()}, gap {gap.text()}, held-out "
-                f"{results.interval(cell, 'heldout_loss').text()}")
+    frozen_accuracy = results.interval(cell, "frozen_pass_accuracy")
+    verdict = _verdict(results.below(updating) and results.not_above_chance(frozen_accuracy),
+                       results.not_below(updating) or results.above_chance(frozen_accuracy))
+    evidence = (f"`{cell}`: updating loss {updating.text()}, frozen loss "
+                f"{results.interval(cell, 'frozen_pass_loss').text()}; accuracy updating "
+                f"{results.interval(cell, 'update_pass_accuracy').text(2)}, frozen {frozen_accuracy.text(2)}, "
+                f"held-out {results.interval(cell, 'heldout_accuracy').text(2)}")
     return Claim(title, verdict, evidence, rule)
 
 
@@ -100,59 +115,67 @@ def nothing_learned_claim(results: Results, title: str, cell: str) -> Claim:
 
 
 def generalises_claim(results: Results, title: str, cell: str) -> Claim:
-    rule = f"held-out loss below chance (threshold {results.threshold:.3f}); does not hold when not below it"
+    rule = (f"held-out accuracy above chance (interval over {results.accuracy_threshold:.2f}); does not hold when "
+            "not above chance")
     if not results.has(cell):
         return Claim(title, ABSENT, f"`{cell}` is not part of this run", rule)
-    heldout = results.interval(cell, "heldout_loss")
     accuracy = results.interval(cell, "heldout_accuracy")
-    verdict = _verdict(results.below(heldout), results.not_below(heldout))
-    return Claim(title, verdict, f"`{cell}`: held-out loss {heldout.text()}, accuracy {accuracy.text(2)}", rule)
+    verdict = _verdict(results.above_chance(accuracy), results.not_above_chance(accuracy))
+    return Claim(title, verdict, f"`{cell}`: held-out accuracy {accuracy.text(2)}, loss "
+                                 f"{results.interval(cell, 'heldout_loss').text()}", rule)
 
 
 def mechanism_claim(results: Results, cell: str) -> Claim:
     title = ("Mechanism: with the final weights, replaying the last update pass's initial states recovers part of "
-             "the updating loss; fresh states do not")
-    rule = ("per seed, fresh-state loss minus replayed-state loss has an interval above 0 and the fresh-state loss "
-            "is not below chance; does not hold when that difference's interval lies below 0 or fresh states score "
-            "below chance")
+             "the updating pass's skill; fresh states do not")
+    rule = ("per seed, accuracy from replayed states minus accuracy from fresh states has an interval above 0 and "
+            "the fresh-state accuracy is not above chance; does not hold when that difference's interval lies below "
+            "0 or fresh states classify above chance")
     if not results.has(cell):
         return Claim(title, ABSENT, f"`{cell}` is not part of this run", rule)
-    recovery = results.paired(cell, "train_fresh_loss", cell, "train_replayed_loss")
-    fresh = results.interval(cell, "train_fresh_loss")
-    evidence = (f"`{cell}`: replayed states {results.interval(cell, 'train_replayed_loss').text()}, fresh states "
-                f"{fresh.text()}, zero states {results.interval(cell, 'train_zero_loss').text()}, updating "
-                f"{results.interval(cell, 'update_pass_loss').text()}; fresh minus replayed {recovery.text()}")
-    verdict = _verdict(recovery.low > 0 and results.not_below(fresh), recovery.high < 0 or results.below(fresh))
+    recovery = results.paired(cell, "train_replayed_accuracy", cell, "train_fresh_accuracy")
+    fresh = results.interval(cell, "train_fresh_accuracy")
+    evidence = (f"`{cell}`: accuracy updating {results.interval(cell, 'update_pass_accuracy').text(2)}, replayed "
+                f"states {results.interval(cell, 'train_replayed_accuracy').text(2)}, fresh states {fresh.text(2)}, "
+                f"zero states {results.interval(cell, 'train_zero_accuracy').text(2)}; replayed minus fresh "
+                f"{recovery.text(2)}; losses: replayed {results.interval(cell, 'train_replayed_loss').text()}, fresh "
+                f"{results.interval(cell, 'train_fresh_loss').text()}")
+    verdict = _verdict(recovery.low > 0 and results.not_above_chance(fresh),
+                       recovery.high < 0 or results.above_chance(fresh))
     return Claim(title, verdict, evidence, rule)
 
 
 def bptt_claim(results: Results, params: Params) -> Claim:
     title = "Longer chunks (fewer updates per epoch) shrink the gap on `SameRandom` with random states"
-    rule = "per seed, gap at the smallest bptt minus gap at the largest has an interval above 0; below 0: does not hold"
+    rule = ("per seed, the accuracy gap (updating minus frozen) at the smallest bptt minus that at the largest has an "
+            "interval above 0; below 0: does not hold")
     sizes = sorted(params.sweep.bptt_size)
     short, long = f"grid/SameRandom-Random-{sizes[0]}", f"grid/SameRandom-Random-{sizes[-1]}"
     if len(sizes) < 2 or not (results.has(short) and results.has(long)):
         return Claim(title, ABSENT, "needs `SameRandom` with random states at two or more bptt sizes", rule)
-    difference = results.paired(short, "gap", long, "gap")
-    evidence = (f"gap at bptt {sizes[0]}: {results.interval(short, 'gap').text()}; at bptt {sizes[-1]}: "
-                f"{results.interval(long, 'gap').text()}; difference {difference.text()}")
+    difference = results.paired(short, "accuracy_gap", long, "accuracy_gap")
+    evidence = (f"accuracy gap at bptt {sizes[0]}: {results.interval(short, 'accuracy_gap').text(2)} (loss gap "
+                f"{results.interval(short, 'gap').text()}); at bptt {sizes[-1]}: "
+                f"{results.interval(long, 'accuracy_gap').text(2)} (loss gap {results.interval(long, 'gap').text()}); "
+                f"difference {difference.text(2)}")
     return Claim(title, _verdict(difference.low > 0, difference.high < 0), evidence, rule)
 
 
 def remedy_claim(results: Results, label: str, unlearnable: str, learnable: str) -> Claim:
     title = f"Remedy: {label} closes the gap on `SameRandom` and still learns `DiffDistRandom`"
-    rule = (f"gap interval below the margin ({results.margin:g} nats) on `SameRandom` and held-out loss below chance "
-            f"on `DiffDistRandom`; does not hold when the gap interval lies above the margin or the held-out loss is "
-            f"not below chance")
+    rule = (f"accuracy gap (updating minus frozen) on `SameRandom` with an interval under the margin "
+            f"({results.margin:g}) and held-out accuracy on `DiffDistRandom` above chance; does not hold when the gap "
+            f"interval lies above the margin or the held-out accuracy is not above chance")
     missing = [cell for cell in (unlearnable, learnable) if not results.has(cell)]
     if missing:
         return Claim(title, ABSENT, f"{', '.join(f'`{m}`' for m in missing)} not part of this run", rule)
-    gap = results.interval(unlearnable, "gap")
-    heldout = results.interval(learnable, "heldout_loss")
-    verdict = _verdict(gap.high < results.margin and results.below(heldout),
-                       gap.low > results.margin or results.not_below(heldout))
-    evidence = (f"gap on `{unlearnable}` {gap.text()}; held-out loss on `{learnable}` {heldout.text()} (accuracy "
-                f"{results.interval(learnable, 'heldout_accuracy').text(2)})")
+    gap = results.interval(unlearnable, "accuracy_gap")
+    heldout = results.interval(learnable, "heldout_accuracy")
+    verdict = _verdict(gap.high < results.margin and results.above_chance(heldout),
+                       gap.low > results.margin or results.not_above_chance(heldout))
+    evidence = (f"accuracy gap on `{unlearnable}` {gap.text(2)} (loss gap "
+                f"{results.interval(unlearnable, 'gap').text()}); held-out accuracy on `{learnable}` "
+                f"{heldout.text(2)} (loss {results.interval(learnable, 'heldout_loss').text()})")
     return Claim(title, verdict, evidence, rule)
 
 
@@ -194,6 +217,3 @@ def all_claims(results: Results, params: Params) -> list[Claim]:
     claims += [remedy_claim(results, *row) for row in remedy_cells(params)]
     return claims
 
-
-def chance_loss(num_classes: int) -> float:
-    return math.log(num_classes)

@@ -22,7 +22,7 @@ import pandas as pd
 from stages import figures
 from stages.data import load_split
 from stages.evaluate import PASSES
-from stages.findings import Claim, Results, all_claims, chance_loss, remedy_cells, verdict_bptt
+from stages.findings import Claim, Results, all_claims, remedy_cells, verdict_bptt
 from stages.io import atomic_path, read_json, require_file, write_table, write_text
 from stages.page import render_page
 from stages.params import Cell, Params, ParamsError, cells, load_params
@@ -30,9 +30,11 @@ from stages.stats import t_interval
 
 TITLE = "Truncated BPTT on long single-label sequences: the network learns the initial state, not the input"
 SUMMARY_METRICS = [
-    "update_pass_loss", "frozen_pass_loss", "gap", "train_replayed_loss", "train_fresh_loss", "train_zero_loss",
-    "heldout_loss", "heldout_accuracy", "onset_epoch",
+    "update_pass_loss", "frozen_pass_loss", "gap", "update_pass_accuracy", "frozen_pass_accuracy", "accuracy_gap",
+    "train_replayed_loss", "train_fresh_loss", "train_zero_loss", "heldout_loss",
+    "train_replayed_accuracy", "train_fresh_accuracy", "train_zero_accuracy", "heldout_accuracy", "onset_epoch",
 ]
+NUM_CLASSES = 2  # the toy data's two labels: chance is ln 2 nats, accuracy 1/2
 
 
 def _describe(cell: Cell) -> dict:
@@ -77,6 +79,9 @@ def gather(params: Params, train_dir: Path, evaluate_dir: Path) -> dict[str, pd.
                 "update_pass_loss": replicate_row.update_pass_loss,
                 "frozen_pass_loss": replicate_row.frozen_pass_loss,
                 "gap": replicate_row.frozen_pass_loss - replicate_row.update_pass_loss,
+                "update_pass_accuracy": replicate_row.update_pass_accuracy,
+                "frozen_pass_accuracy": replicate_row.frozen_pass_accuracy,
+                "accuracy_gap": replicate_row.update_pass_accuracy - replicate_row.frozen_pass_accuracy,
                 "onset_epoch": onset_epoch(history[history["replicate"] == replicate], onset_threshold),
                 "updates_per_epoch": int(replicate_row.updates),
                 "optimizer_steps_per_epoch": int(replicate_row.optimizer_steps),
@@ -85,7 +90,7 @@ def gather(params: Params, train_dir: Path, evaluate_dir: Path) -> dict[str, pd.
             }
             for name in PASSES:
                 row[f"{name}_loss"] = metrics[name]["loss"][position] if metrics else math.nan
-            row["heldout_accuracy"] = metrics["heldout"]["accuracy"][position] if metrics else math.nan
+                row[f"{name}_accuracy"] = metrics[name]["accuracy"][position] if metrics else math.nan
             row["heldout_final_step_accuracy"] = (
                 metrics["heldout"]["final_step_accuracy"][position] if metrics else math.nan
             )
@@ -155,7 +160,7 @@ def figure_tables(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, 
     replicates = tables["replicates"]
     mechanism = grid_at(replicates).melt(
         id_vars=["cell", "data_type", "initial_state_type", "replicate"], value_vars=list(figures.MECHANISM_LABELS),
-        var_name="pass", value_name="loss")
+        var_name="pass", value_name="accuracy")
     relearn = tables["relearn"]
     shown = relearn[(relearn["initial_state_type"] != "Zeros") & relearn["protocol"].eq("per_chunk")
                     & relearn["data_type"].isin(["Zeros", "SameRandom"])
@@ -164,8 +169,8 @@ def figure_tables(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, 
                          + " states, bptt " + shown["bptt_size"].astype(str))
     comparison = []
     for label, unlearnable, learnable in remedy_cells(params):
-        for cell, measure, metric in ((unlearnable, "gap on SameRandom", "gap"),
-                                      (learnable, "held-out loss on DiffDistRandom", "heldout_loss")):
+        for cell, measure, metric in ((unlearnable, "accuracy gap on SameRandom", "accuracy_gap"),
+                                      (learnable, "held-out accuracy on DiffDistRandom", "heldout_accuracy")):
             rows = replicates[replicates["cell"] == cell]
             comparison.append(pd.DataFrame({"remedy": label, "cell": cell, "measure": measure,
                                             "replicate": rows["replicate"], "value": rows[metric],
@@ -205,12 +210,12 @@ def _cells_table(summary: pd.DataFrame, replicates: pd.DataFrame, family: str) -
     rows = []
     for row in first.itertuples():
         rows.append([f"`{row.cell}`", str(row.optimizer_steps_per_epoch)]
-                    + [_interval_text(summary, row.cell, m) for m in
-                       ("update_pass_loss", "frozen_pass_loss", "gap", "train_replayed_loss", "train_fresh_loss",
-                        "heldout_loss")]
-                    + [_interval_text(summary, row.cell, "heldout_accuracy", 2)])
-    return _md_table(["cell", "optimizer steps / epoch", "updating loss", "frozen loss", "gap", "replayed states",
-                      "fresh states", "held-out loss", "held-out acc."], rows)
+                    + [_interval_text(summary, row.cell, m) for m in ("update_pass_loss", "frozen_pass_loss")]
+                    + [_interval_text(summary, row.cell, m, 2) for m in
+                       ("update_pass_accuracy", "frozen_pass_accuracy", "train_replayed_accuracy",
+                        "train_fresh_accuracy", "heldout_accuracy")])
+    return _md_table(["cell", "optimizer steps / epoch", "updating loss", "frozen loss", "updating acc.",
+                      "frozen acc.", "replayed-states acc.", "fresh-states acc.", "held-out acc."], rows)
 
 
 def _remedies_table(params: Params, summary: pd.DataFrame, replicates: pd.DataFrame) -> str:
@@ -219,12 +224,14 @@ def _remedies_table(params: Params, summary: pd.DataFrame, replicates: pd.DataFr
         mine = replicates[replicates["cell"] == unlearnable]
         steps = str(int(mine["optimizer_steps_per_epoch"].iloc[0])) if len(mine) else "–"
         compute = f"{mine['compute_step_equivalents'].iloc[0] / 1e3:,.0f}k" if len(mine) else "–"
-        rows.append([label, steps, compute, _interval_text(summary, unlearnable, "gap"),
+        rows.append([label, steps, compute, _interval_text(summary, unlearnable, "accuracy_gap", 2),
+                     _interval_text(summary, unlearnable, "gap"),
                      _interval_text(summary, unlearnable, "update_pass_loss"),
-                     _interval_text(summary, learnable, "heldout_loss"),
-                     _interval_text(summary, learnable, "heldout_accuracy", 2)])
-    return _md_table(["remedy", "optimizer steps / epoch", "compute / epoch", "gap on `SameRandom`",
-                      "updating loss on `SameRandom`", "held-out loss on `DiffDistRandom`", "held-out acc."], rows)
+                     _interval_text(summary, learnable, "heldout_accuracy", 2),
+                     _interval_text(summary, learnable, "heldout_loss")])
+    return _md_table(["remedy", "optimizer steps / epoch", "compute / epoch", "accuracy gap on `SameRandom`",
+                      "loss gap on `SameRandom`", "updating loss on `SameRandom`",
+                      "held-out acc. on `DiffDistRandom`", "held-out loss on `DiffDistRandom`"], rows)
 
 
 def _onset_table(replicates: pd.DataFrame) -> str:
@@ -271,11 +278,16 @@ initial states). Every number is the mean over seeds with its {level:.0%} Studen
 |---|---|---|---|
 """ + "\n".join("| " + " | ".join(row) + " |" for row in claims_rows) + f"""
 
-**How verdicts are computed.** A loss is *below chance* when its whole interval lies below
-{threshold:.3f} nats (ln 2 − `report.chance_margin` = {p.report.chance_margin:g}) and *not below chance* when its
-whole interval lies at or above that; a claim that rests on an interval straddling the threshold is *inconclusive*.
-Gaps and recoveries are paired per seed (the same seed's data and initial weights). Claims about the write-up's grid
-are judged at bptt {bptt}. The rule of each claim:
+**How verdicts are computed.** With the margin m = `report.chance_margin` = {p.report.chance_margin:g}: the
+updating loss is *below chance* when its whole interval lies below ln 2 − m = {threshold:.3f} nats and *not below
+chance* when its whole interval lies at or above that. Whether a pass *classifies* (the frozen pass, held-out
+sequences, replayed states) is judged on its accuracy: *above chance* when the whole interval lies above
+0.5 + m = {0.5 + p.report.chance_margin:.2f}, *not above chance* when it lies at or below that. Accuracy, not loss,
+because the loss of a network that is confidently wrong grows without bound, so frozen losses vary by whole nats
+from seed to seed (see the table in section 5) while the accuracy says whether the pass classified. A claim resting
+on an interval that straddles its threshold is *inconclusive*. Gaps and recoveries are paired per seed (the same
+seed's data and initial weights). Claims about the write-up's grid are judged at bptt {bptt}. The rule of each
+claim:
 
 {rules}
 
@@ -306,7 +318,7 @@ initial states the last update pass started from (*replayed*), from fresh ones, 
 from fresh states. If the network classifies its initial states, replaying the states it has just learned must
 recover part of the updating loss, while fresh states must not.
 
-{figure_md("mechanism", f"Loss of the last update pass and of the four frozen passes, grid cells at bptt {bptt}.")}
+{figure_md("mechanism", f"Accuracy of the last update pass and of the four frozen passes, grid cells at bptt {bptt}; dashed: chance, 0.5.")}
 How fast the network re-learns each epoch's states: the number of updates into an epoch until one update's loss first
 falls below `report.relearn_loss` = {p.report.relearn_loss:g} nats.
 
@@ -320,7 +332,7 @@ where it learns little its step count is the first explanation to check. A remed
 cannot be learned without destroying learning on `DiffDistRandom`.
 
 {_remedies_table(params, summary, replicates)}
-{figure_md("remedies", "The gap on `SameRandom` (a closed gap stays under the margin) and the held-out loss on `DiffDistRandom` for each remedy, with random initial states unless named.")}
+{figure_md("remedies", "The accuracy gap (updating minus frozen) on `SameRandom` (a closed gap stays under the margin) and the held-out accuracy on `DiffDistRandom` for each remedy, with random initial states unless named.")}
 ## 4. When it starts: model size and learning rate
 
 The onset epoch is the first whose mean updating loss is below `report.onset_loss` = {p.report.onset_loss:g} nats,
@@ -374,8 +386,8 @@ def environment() -> dict[str, str]:
 def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_dir: Path, out: Path) -> None:
     tables = gather(params, train_dir, evaluate_dir)
     tables["inputs"] = input_table(params, sequences_dir)
-    chance = chance_loss(2)
-    results = Results(tables["replicates"], params.replicates.confidence, chance, params.report.chance_margin)
+    chance = math.log(NUM_CLASSES)
+    results = Results(tables["replicates"], params.replicates.confidence, NUM_CLASSES, params.report.chance_margin)
     claims = all_claims(results, params)
     tables["claims"] = pd.DataFrame([dataclasses.asdict(claim) for claim in claims])
     per_figure = figure_tables(params, tables)
@@ -386,9 +398,9 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
         "loss_per_epoch": lambda t: figures.loss_per_epoch(t, chance, level, bptt),
         "loss_last_epoch": lambda t: figures.loss_last_epoch(t, chance, level, bptt),
         "final_gap": figures.final_gap,
-        "mechanism": lambda t: figures.mechanism(t, chance, level),
+        "mechanism": lambda t: figures.mechanism(t, 1 / NUM_CLASSES, level),
         "relearning": lambda t: figures.relearning(t, level, params.report.relearn_loss),
-        "remedies": lambda t: figures.remedies(t, chance, params.report.chance_margin, level),
+        "remedies": lambda t: figures.remedies(t, 1 / NUM_CLASSES, params.report.chance_margin, level),
         "onset": lambda t: figures.onset(t, params.train.epochs),
         "inputs": figures.input_sequences,
     }

@@ -15,8 +15,9 @@ from stages.params import parse_params
 from stages.stats import t_interval, t_quantile
 
 CHANCE, MARGIN, CONFIDENCE = math.log(2), 0.1, 0.95
-METRICS = ["update_pass_loss", "frozen_pass_loss", "train_replayed_loss", "train_fresh_loss", "train_zero_loss",
-           "heldout_loss", "heldout_accuracy"]
+METRICS = ["update_pass_loss", "frozen_pass_loss", "update_pass_accuracy", "frozen_pass_accuracy",
+           "train_replayed_loss", "train_fresh_loss", "train_zero_loss", "heldout_loss", "train_replayed_accuracy",
+           "train_fresh_accuracy", "train_zero_accuracy", "heldout_accuracy"]
 
 
 def _results(cells: dict[str, dict[str, list[float]]]) -> Results:
@@ -29,7 +30,8 @@ def _results(cells: dict[str, dict[str, list[float]]]) -> Results:
             rows.append(row)
     table = pd.DataFrame(rows)
     table["gap"] = table["frozen_pass_loss"] - table["update_pass_loss"]
-    return Results(table, CONFIDENCE, CHANCE, MARGIN)
+    table["accuracy_gap"] = table["update_pass_accuracy"] - table["frozen_pass_accuracy"]
+    return Results(table, CONFIDENCE, 2, MARGIN)
 
 
 HEADLINE = "grid/SameRandom-Random-10"
@@ -47,28 +49,33 @@ def test_t_interval_of_three_seeds():
     assert interval.half_width == pytest.approx(4.302653 / math.sqrt(3), abs=1e-5)  # sd = 1
 
 
-def test_headline_holds_when_updating_is_below_chance_and_frozen_is_not():
-    results = _results({HEADLINE: {"update_pass_loss": [0.05, 0.1, 0.07], "frozen_pass_loss": [1.5, 1.3, 2.0]}})
+def test_headline_holds_when_updating_is_below_chance_and_the_frozen_pass_does_not_classify():
+    # Frozen losses of 4.5, 1.3 and 2.0 nats: a t-interval on their mean reaches below chance, but every seed's
+    # frozen accuracy sits at chance, which is what the claim is about.
+    results = _results({HEADLINE: {"update_pass_loss": [0.05, 0.1, 0.07], "frozen_pass_loss": [4.5, 1.3, 2.0],
+                                   "update_pass_accuracy": [0.99, 0.97, 0.98],
+                                   "frozen_pass_accuracy": [0.49, 0.51, 0.50]}})
     claim = gap_claim(results, "headline", HEADLINE)
     assert claim.verdict == HOLDS
-    assert "updating 0.073 [" in claim.evidence
-
-
-def test_three_seeds_that_all_show_the_gap_can_still_be_inconclusive():
-    """The t-interval of 3 seeds is wide (t = 4.30): frozen losses of 1.3, 2.0 and 4.5 do not pin the mean above
-    the threshold, and the verdict says so rather than overstating what 3 seeds show."""
-    results = _results({HEADLINE: {"update_pass_loss": [0.05, 0.1, 0.07], "frozen_pass_loss": [4.5, 1.3, 2.0]}})
-    assert gap_claim(results, "headline", HEADLINE).verdict == INCONCLUSIVE
+    assert "updating loss 0.073 [" in claim.evidence and "frozen 0.50 [" in claim.evidence
 
 
 def test_headline_does_not_hold_when_both_passes_stay_at_chance():
-    results = _results({HEADLINE: {"update_pass_loss": [0.693, 0.694, 0.692], "frozen_pass_loss": [0.69, 0.7, 0.69]}})
+    results = _results({HEADLINE: {"update_pass_loss": [0.693, 0.694, 0.692], "frozen_pass_loss": [0.69, 0.7, 0.69],
+                                   "frozen_pass_accuracy": [0.5, 0.5, 0.5]}})
+    assert gap_claim(results, "headline", HEADLINE).verdict == FAILS
+
+
+def test_headline_does_not_hold_when_the_frozen_pass_classifies_too():
+    results = _results({HEADLINE: {"update_pass_loss": [0.05, 0.06, 0.07], "frozen_pass_loss": [0.06, 0.07, 0.08],
+                                   "frozen_pass_accuracy": [0.97, 0.98, 0.99]}})
     assert gap_claim(results, "headline", HEADLINE).verdict == FAILS
 
 
 def test_an_interval_straddling_the_threshold_is_inconclusive():
     # Seeds disagree: one learns the states, two do not; the interval of the updating loss spans the threshold.
-    results = _results({HEADLINE: {"update_pass_loss": [0.05, 0.69, 0.69], "frozen_pass_loss": [2.0, 0.7, 0.7]}})
+    results = _results({HEADLINE: {"update_pass_loss": [0.05, 0.69, 0.69], "frozen_pass_loss": [2.0, 0.7, 0.7],
+                                   "frozen_pass_accuracy": [0.5, 0.5, 0.5]}})
     assert gap_claim(results, "headline", HEADLINE).verdict == INCONCLUSIVE
 
 
@@ -77,22 +84,20 @@ def test_zero_states_learn_nothing_fails_when_the_frozen_pass_learns():
     assert nothing_learned_claim(results, "zeros", "c").verdict == FAILS
 
 
-def test_generalisation_reads_the_held_out_loss():
-    good = _results({"c": {"heldout_loss": [0.1, 0.2, 0.15], "heldout_accuracy": [0.9, 0.95, 0.92]}})
+def test_generalisation_reads_the_held_out_accuracy():
+    good = _results({"c": {"heldout_loss": [0.1, 0.2, 0.15], "heldout_accuracy": [0.9, 0.95, 0.92]}})  # noqa
     bad = _results({"c": {"heldout_loss": [0.9, 1.2, 1.0], "heldout_accuracy": [0.5, 0.5, 0.5]}})
     assert generalises_claim(good, "g", "c").verdict == HOLDS
     assert generalises_claim(bad, "g", "c").verdict == FAILS
 
 
-def test_mechanism_holds_when_replayed_states_recover_loss_that_fresh_ones_do_not():
-    results = _results({HEADLINE: {"update_pass_loss": [0.05, 0.06, 0.07], "frozen_pass_loss": [2, 2, 2],
-                                   "train_replayed_loss": [0.3, 0.4, 0.35], "train_fresh_loss": [2.0, 2.2, 1.9],
-                                   "train_zero_loss": [1, 1, 1]}})
+def test_mechanism_holds_when_replayed_states_recover_skill_that_fresh_ones_do_not():
+    results = _results({HEADLINE: {"train_replayed_accuracy": [0.8, 0.85, 0.9], "train_fresh_accuracy": [0.5, 0.5, 0.49],
+                                   "update_pass_accuracy": [0.99, 0.98, 0.97], "train_zero_accuracy": [0.5, 0.5, 0.5]}})
     claim = mechanism_claim(results, HEADLINE)
-    assert claim.verdict == HOLDS and "fresh minus replayed" in claim.evidence
-    no_recovery = _results({HEADLINE: {"update_pass_loss": [0.05, 0.06, 0.07], "frozen_pass_loss": [2, 2, 2],
-                                       "train_replayed_loss": [2.5, 2.6, 2.4], "train_fresh_loss": [2.0, 2.2, 1.9],
-                                       "train_zero_loss": [1, 1, 1]}})
+    assert claim.verdict == HOLDS and "replayed minus fresh" in claim.evidence
+    no_recovery = _results({HEADLINE: {"train_replayed_accuracy": [0.45, 0.4, 0.42],
+                                       "train_fresh_accuracy": [0.5, 0.5, 0.49]}})
     assert mechanism_claim(no_recovery, HEADLINE).verdict == FAILS
 
 
@@ -100,26 +105,26 @@ def test_bptt_claim_pairs_seeds(tiny_raw):
     tiny_raw["sweep"]["bptt_size"] = [10, 20]
     params = parse_params(tiny_raw)
     results = _results({
-        "grid/SameRandom-Random-10": {"update_pass_loss": [0.1, 0.2, 0.3], "frozen_pass_loss": [2.1, 2.3, 2.2]},
-        "grid/SameRandom-Random-20": {"update_pass_loss": [0.6, 0.7, 0.65], "frozen_pass_loss": [0.7, 0.8, 0.7]},
+        "grid/SameRandom-Random-10": {"update_pass_accuracy": [0.95, 0.97, 0.9], "frozen_pass_accuracy": [0.5] * 3},
+        "grid/SameRandom-Random-20": {"update_pass_accuracy": [0.55, 0.5, 0.52], "frozen_pass_accuracy": [0.5] * 3},
     })
     assert bptt_claim(results, params).verdict == HOLDS
 
 
 def test_a_remedy_must_close_the_gap_and_keep_learning():
-    closes = {"r/same": {"update_pass_loss": [0.69, 0.69, 0.69], "frozen_pass_loss": [0.69, 0.7, 0.69]},
-              "r/diff": {"heldout_loss": [0.1, 0.2, 0.15], "heldout_accuracy": [0.9, 0.9, 0.9]}}
+    closes = {"r/same": {"update_pass_accuracy": [0.5, 0.51, 0.5], "frozen_pass_accuracy": [0.5, 0.5, 0.49]},
+              "r/diff": {"heldout_loss": [0.1, 0.2, 0.15], "heldout_accuracy": [0.9, 0.92, 0.91]}}
     assert remedy_claim(_results(closes), "x", "r/same", "r/diff").verdict == HOLDS
-    destroys = {**closes, "r/diff": {"heldout_loss": [0.69, 0.7, 0.69], "heldout_accuracy": [0.5, 0.5, 0.5]}}
+    destroys = {**closes, "r/diff": {"heldout_loss": [0.69, 0.7, 0.69], "heldout_accuracy": [0.5, 0.51, 0.5]}}
     assert remedy_claim(_results(destroys), "x", "r/same", "r/diff").verdict == FAILS
-    keeps_gap = {**closes, "r/same": {"update_pass_loss": [0.05, 0.1, 0.07], "frozen_pass_loss": [1.5, 1.3, 2.0]}}
+    keeps_gap = {**closes, "r/same": {"update_pass_accuracy": [0.97, 0.98, 0.99], "frozen_pass_accuracy": [0.5] * 3}}
     assert remedy_claim(_results(keeps_gap), "x", "r/same", "r/diff").verdict == FAILS
 
 
 def test_claims_without_their_cells_say_so(tiny_raw):
     params = parse_params(tiny_raw)
     claims = all_claims(_results({"grid/DiffDistRandom-Zeros-10": {"heldout_loss": [0.1, 0.2, 0.15],
-                                                                   "heldout_accuracy": [0.9, 0.9, 0.9]}}), params)
+                                                                   "heldout_accuracy": [0.9, 0.92, 0.91]}}), params)
     verdicts = {claim.title.split(":")[0]: claim.verdict for claim in claims}
     assert verdicts["Headline"] == ABSENT
     assert verdicts["`DiffDistRandom` with zero initial states generalises to held-out sequences"] == HOLDS

@@ -97,7 +97,7 @@ def test_report_opens_with_the_claims_table_and_embeds_every_figure(pipeline_run
     # The numbers are the pipeline's: the headline cell's mean frozen loss is printed as the summary holds it.
     summary = pd.read_csv(root / "reports/tables/summary.csv")
     row = summary[(summary["cell"] == "grid/SameRandom-Random-10") & (summary["metric"] == "frozen_pass_loss")]
-    assert f"frozen {row['mean'].item():.3f} [{row['low'].item():.3f}, {row['high'].item():.3f}]" in text
+    assert f"frozen loss {row['mean'].item():.3f} [{row['low'].item():.3f}, {row['high'].item():.3f}]" in text
 
 
 def test_the_html_page_holds_the_report_with_every_figure_embedded(pipeline_run):
