@@ -38,12 +38,17 @@ def setup_theme() -> None:
     matplotlib.rcParams["svg.hashsalt"] = "tbptt-pitfall"
 
 
-def interval_of(confidence: float) -> Callable[[np.ndarray], tuple[float, float]]:
-    """seaborn `errorbar` callable: the Student-t interval across seeds."""
+LOSS_FLOOR = 1e-3  # nats: the bottom of log-scaled loss axes
+
+
+def interval_of(confidence: float, floor: float | None = None) -> Callable[[np.ndarray], tuple[float, float]]:
+    """seaborn `errorbar` callable: the Student-t interval across seeds. On a log axis an interval that reaches
+    below zero (three chaotic seeds) is drawn down to `floor`, the bottom of the axis."""
 
     def bounds(values: np.ndarray) -> tuple[float, float]:
         interval = t_interval(values, confidence)
-        return (interval.low, interval.high) if interval.n > 1 else (interval.mean, interval.mean)
+        low, high = (interval.low, interval.high) if interval.n > 1 else (interval.mean, interval.mean)
+        return (max(low, floor), high) if floor is not None else (low, high)
 
     return bounds
 
@@ -53,15 +58,20 @@ def _chance(ax: plt.Axes, chance: float, *, vertical: bool = False) -> None:
     line(chance, color="0.3", linestyle="--", linewidth=1, zorder=0)
 
 
+def _note(figure: plt.Figure, text: str) -> None:
+    """A grey line of explanation above the plot, under the title (below, it would collide with tick labels)."""
+    figure.text(0.5, 1.0, text, fontsize=8, color="0.3", ha="center", va="bottom", transform=figure.transFigure)
+
+
 def _chance_note(figure: plt.Figure, chance: float, band: str) -> None:
-    figure.text(0.01, -0.01, f"dashed line: chance (ln of the number of classes) = {chance:.3f} nats; {band}", fontsize=8, color="0.3",
-                va="top")
+    _note(figure, f"dashed line: chance (ln of the number of classes) = {chance:.3f} nats; {band}")
 
 
-def _log_loss_axes(grid: sns.FacetGrid, chance: float) -> None:
+def _log_loss_axes(grid: sns.FacetGrid, chance: float, top: float) -> None:
     for ax in grid.axes.flat:
         ax.set_yscale("log")
-        ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 3.0)))
+        ax.set_ylim(LOSS_FLOOR, top)
+        ax.yaxis.set_major_locator(ticker.LogLocator(base=10, numticks=6))
         ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
         ax.yaxis.set_minor_formatter(ticker.NullFormatter())
         _chance(ax, chance)
@@ -86,16 +96,17 @@ def loss_per_epoch(epochs: pd.DataFrame, chance: float, confidence: float, bptt:
     grid = sns.relplot(
         data=epochs.assign(**{"pass": epochs["pass"].map(PASS_LABELS)}), kind="line", x="epoch", y="loss",
         hue="pass", style="pass", markers=True, dashes=False, row="data_type", col="initial_state_type",
-        hue_order=[PASS_LABELS[p] for p in PASS_ORDER], errorbar=interval_of(confidence),
-        height=1.6, aspect=WIDTH / 3 / 1.6, facet_kws={"margin_titles": True},
+        hue_order=[PASS_LABELS[p] for p in PASS_ORDER], errorbar=interval_of(confidence, LOSS_FLOOR),
+        height=1.7, aspect=WIDTH / 3 / 1.7,
     )
-    grid.set_titles(row_template="{row_name}", col_template="{col_name} initial states")
+    # Plain panel titles: seaborn's margin titles squeezed these panels to slivers.
+    grid.set_titles(template="{row_name} data\n{col_name} states", size=9)
     grid.set_axis_labels("epoch", "loss (nats, log)")
     for ax in grid.axes.flat:
         ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-    _log_loss_axes(grid, chance)
+    _log_loss_axes(grid, chance, top=max(10.0, 1.5 * float(epochs["loss"].max())))
     sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, title=None, frameon=False)
-    grid.figure.suptitle(f"Mean loss per epoch with and without weight updates (bptt {bptt})", y=1.01)
+    grid.figure.suptitle(f"Mean loss per epoch with and without weight updates (bptt {bptt})", y=1.05)
     _chance_note(grid.figure, chance, f"bands: {confidence:.0%} t-interval across seeds")
     return grid.figure
 
@@ -105,14 +116,13 @@ def loss_last_epoch(last_epoch: pd.DataFrame, chance: float, confidence: float, 
     grid = sns.relplot(
         data=last_epoch.assign(**{"pass": last_epoch["pass"].map(PASS_LABELS)}), kind="line", x="chunk", y="loss",
         hue="pass", row="data_type", col="initial_state_type", hue_order=[PASS_LABELS[p] for p in PASS_ORDER],
-        errorbar=interval_of(confidence), height=1.6, aspect=WIDTH / 3 / 1.6, linewidth=0.8,
-        facet_kws={"margin_titles": True},
+        errorbar=interval_of(confidence, LOSS_FLOOR), height=1.7, aspect=WIDTH / 3 / 1.7, linewidth=0.8,
     )
-    grid.set_titles(row_template="{row_name}", col_template="{col_name} initial states")
+    grid.set_titles(template="{row_name} data\n{col_name} states", size=9)
     grid.set_axis_labels("update (chunk) of the last epoch", "loss (nats, log)")
-    _log_loss_axes(grid, chance)
+    _log_loss_axes(grid, chance, top=max(10.0, 1.5 * float(last_epoch["loss"].max())))
     sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, title=None, frameon=False)
-    grid.figure.suptitle(f"Loss of each chunk in the last epoch (bptt {bptt})", y=1.01)
+    grid.figure.suptitle(f"Loss of each chunk in the last epoch (bptt {bptt})", y=1.05)
     _chance_note(grid.figure, chance, f"bands: {confidence:.0%} t-interval across seeds")
     return grid.figure
 
@@ -146,10 +156,9 @@ def mechanism(passes: pd.DataFrame, chance: float, confidence: float) -> plt.Fig
     for ax in grid.axes.flat:
         _chance(ax, chance)
         plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
-    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, title=None, frameon=False)
-    grid.figure.suptitle("Final weights, frozen passes that differ only in their initial states or data", y=1.03)
-    grid.figure.text(0.01, -0.01, f"dashed line: chance accuracy {chance:.2f}; error bars: {confidence:.0%} "
-                     "t-interval across seeds", fontsize=8, color="0.3", va="top")
+    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, title=None, frameon=False)
+    grid.figure.suptitle("Final weights, frozen passes that differ only in their initial states or data", y=1.12)
+    _note(grid.figure, f"dashed line: chance accuracy {chance:.2f}; error bars: {confidence:.0%} t-interval across seeds")
     return grid.figure
 
 
@@ -161,10 +170,12 @@ def relearning(relearn: pd.DataFrame, confidence: float, threshold: float) -> pl
     ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"updates until loss < {threshold:g} nats")
-    ax.set_title("Re-learning each epoch's new initial states: updates needed, per epoch")
-    sns.move_legend(ax, "upper center", bbox_to_anchor=(0.5, -0.18), ncol=1, title=None, frameon=False)
-    figure.text(0.01, -0.02, f"missing points: the loss never fell below {threshold:g} in that epoch; "
-                f"bands: {confidence:.0%} t-interval across seeds that reached it", fontsize=8, color="0.3", va="top")
+    ax.set_title("Re-learning each epoch's new initial states: updates needed, per epoch", pad=22)
+    ax.set_ylim(bottom=0)
+    sns.move_legend(ax, "upper center", bbox_to_anchor=(0.5, -0.2), ncol=1, title=None, frameon=False)
+    ax.text(0.5, 1.02, f"missing points: the loss never fell below {threshold:g} in that epoch; bands: "
+            f"{confidence:.0%} t-interval across seeds that reached it", transform=ax.transAxes, fontsize=8,
+            color="0.3", ha="center", va="bottom")
     return figure
 
 
@@ -178,7 +189,7 @@ def remedies(comparison: pd.DataFrame, chance: float, margin: float, confidence:
     for ax, measure in zip(axes, measures):
         sns.pointplot(data=comparison[comparison["measure"] == measure], y="remedy", x="value",
                       errorbar=interval_of(confidence), linestyle="none", ax=ax, color=sns.color_palette()[0])
-        ax.set_title(measure)
+        ax.set_title(measure.replace(" on ", "\non "))
         ax.set_ylabel("")
         if "gap" in measure:
             ax.axvline(0, color="0.6", linewidth=0.8, zorder=0)
@@ -187,11 +198,10 @@ def remedies(comparison: pd.DataFrame, chance: float, margin: float, confidence:
         else:
             _chance(ax, chance, vertical=True)
             ax.set_xlabel("held-out accuracy")
-    figure.suptitle("Remedies beside the write-up's loop (equal passes over the data)", y=1.0)
-    figure.text(0.01, -0.01, f"dotted: the margin {margin:g} a closed gap must stay under; dashed: chance accuracy "
-                f"{chance:.2f}; error bars: {confidence:.0%} t-interval across seeds", fontsize=8, color="0.3",
-                va="top")
+    figure.suptitle("Remedies beside the write-up's loop (equal passes over the data)", y=1.08)
     figure.tight_layout()
+    _note(figure, f"dotted: the margin {margin:g} a closed gap must stay under; dashed: chance accuracy "
+                  f"{chance:.2f}; error bars: {confidence:.0%} t-interval across seeds")
     return figure
 
 
