@@ -221,9 +221,16 @@ def onset(onsets: pd.DataFrame, epochs: int) -> plt.Figure:
     figure, ax = plt.subplots(figsize=(1.6 + 1.3 * table.shape[1], 0.8 + 0.7 * table.shape[0]))
     sns.heatmap(table.where(table <= epochs), annot=labels.to_numpy(), fmt="", cmap="rocket_r", vmin=1, vmax=epochs,
                 ax=ax, linewidths=0.5, cbar_kws={"label": "median onset epoch"}, annot_kws={"fontsize": 8})
+    # seaborn leaves masked cells blank; say "none" there rather than leave readers guessing.
+    for row, hidden in enumerate(table.index):
+        for column, rate in enumerate(table.columns):
+            if table.loc[hidden, rate] > epochs:
+                ax.text(column + 0.5, row + 0.5, labels.loc[hidden, rate], ha="center", va="center", fontsize=8,
+                        color="0.35")
     ax.set_xlabel("learning rate (Adam)")
     ax.set_ylabel("hidden units")
-    ax.set_title("When the updating loss first falls below the onset threshold\n(seeds that reached it / seeds)")
+    ax.set_title(f"When the updating loss first falls below the onset threshold, within {epochs} epochs\n"
+                 "(seeds that reached it / seeds; none: most seeds never did)")
     figure.tight_layout()
     return figure
 
