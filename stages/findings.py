@@ -78,6 +78,15 @@ def _verdict(holds: bool, fails: bool) -> str:
     return HOLDS if holds else FAILS if fails else INCONCLUSIVE
 
 
+def _missing(results: Results, title: str, rule: str, *cells: str) -> Claim | None:
+    """The claim's 'not in this run' row when any of its cells is not part of this run, else None."""
+    absent = [cell for cell in cells if not results.has(cell)]
+    if not absent:
+        return None
+    verb = "is" if len(absent) == 1 else "are"
+    return Claim(title, ABSENT, f"{', '.join(f'`{cell}`' for cell in absent)} {verb} not part of this run", rule)
+
+
 def verdict_bptt(params: Params) -> int:
     """Claims about the grid are judged at `report.verdict_bptt` (the write-up's 10), else the smallest swept."""
     sizes = params.sweep.bptt_size
@@ -89,8 +98,8 @@ def gap_claim(results: Results, title: str, cell: str) -> Claim:
     rule = (f"updating loss below chance (interval under {results.threshold:.3f} nats) and frozen-pass accuracy not "
             f"above chance (interval at or under {results.accuracy_threshold:.2f}); does not hold when the updating "
             "loss is not below chance or the frozen pass classifies above chance")
-    if not results.has(cell):
-        return Claim(title, ABSENT, f"`{cell}` is not part of this run", rule)
+    if missing := _missing(results, title, rule, cell):
+        return missing
     updating = results.interval(cell, "update_pass_loss")
     frozen_accuracy = results.interval(cell, "frozen_pass_accuracy")
     verdict = _verdict(results.below(updating) and results.not_above_chance(frozen_accuracy),
@@ -105,8 +114,8 @@ def gap_claim(results: Results, title: str, cell: str) -> Claim:
 def nothing_learned_claim(results: Results, title: str, cell: str) -> Claim:
     rule = (f"both the updating and the frozen loss not below chance (threshold {results.threshold:.3f}); does not "
             "hold when either is below it")
-    if not results.has(cell):
-        return Claim(title, ABSENT, f"`{cell}` is not part of this run", rule)
+    if missing := _missing(results, title, rule, cell):
+        return missing
     updating = results.interval(cell, "update_pass_loss")
     frozen = results.interval(cell, "frozen_pass_loss")
     verdict = _verdict(results.not_below(updating) and results.not_below(frozen),
@@ -117,8 +126,8 @@ def nothing_learned_claim(results: Results, title: str, cell: str) -> Claim:
 def generalises_claim(results: Results, title: str, cell: str) -> Claim:
     rule = (f"held-out accuracy above chance (interval over {results.accuracy_threshold:.2f}); does not hold when "
             "not above chance")
-    if not results.has(cell):
-        return Claim(title, ABSENT, f"`{cell}` is not part of this run", rule)
+    if missing := _missing(results, title, rule, cell):
+        return missing
     accuracy = results.interval(cell, "heldout_accuracy")
     verdict = _verdict(results.above_chance(accuracy), results.not_above_chance(accuracy))
     return Claim(title, verdict, f"`{cell}`: held-out accuracy {accuracy.text(2)}, loss "
@@ -131,8 +140,8 @@ def mechanism_claim(results: Results, cell: str) -> Claim:
     rule = ("per seed, accuracy from replayed states minus accuracy from fresh states has an interval above 0 and "
             "the fresh-state accuracy is not above chance; does not hold when that difference's interval lies below "
             "0 or fresh states classify above chance")
-    if not results.has(cell):
-        return Claim(title, ABSENT, f"`{cell}` is not part of this run", rule)
+    if missing := _missing(results, title, rule, cell):
+        return missing
     recovery = results.paired(cell, "train_replayed_accuracy", cell, "train_fresh_accuracy")
     fresh = results.interval(cell, "train_fresh_accuracy")
     evidence = (f"`{cell}`: accuracy updating {results.interval(cell, 'update_pass_accuracy').text(2)}, replayed "
@@ -166,9 +175,8 @@ def remedy_claim(results: Results, label: str, unlearnable: str, learnable: str)
     rule = (f"accuracy gap (updating minus frozen) on `SameRandom` with an interval under the margin "
             f"({results.margin:g}) and held-out accuracy on `DiffDistRandom` above chance; does not hold when the gap "
             f"interval lies above the margin or the held-out accuracy is not above chance")
-    missing = [cell for cell in (unlearnable, learnable) if not results.has(cell)]
-    if missing:
-        return Claim(title, ABSENT, f"{', '.join(f'`{m}`' for m in missing)} not part of this run", rule)
+    if missing := _missing(results, title, rule, unlearnable, learnable):
+        return missing
     gap = results.interval(unlearnable, "accuracy_gap")
     heldout = results.interval(learnable, "heldout_accuracy")
     verdict = _verdict(gap.high < results.margin and results.above_chance(heldout),
