@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -64,6 +65,7 @@ def t_cdf(value: float, degrees: int) -> float:
     return 1 - tail if value > 0 else tail
 
 
+@lru_cache(maxsize=None)  # the report asks for the same few (level, n) pairs thousands of times
 def t_quantile(probability: float, degrees: int) -> float:
     """The value below which Student's t with `degrees` degrees of freedom falls with `probability`."""
     if not 0 < probability < 1 or degrees < 1:
