@@ -12,12 +12,11 @@ import yaml
 
 from conftest import TINY, make_project, run
 from stages.params import cells, parse_params
+from stages.sweep import EVALUATE_STAGE, TRAIN_STAGE  # the stage names of each family, as dvc.yaml spells them
 
 DVC = [sys.executable, "-m", "dvc"]
 ALL_CELLS = cells(parse_params(TINY))
 CELLS = [cell.name for cell in ALL_CELLS]
-TRAIN_STAGE = {"grid": "train", "remedy": "remedy", "architecture": "architecture", "onset": "onset"}
-EVALUATE_STAGE = {"grid": "evaluate", "remedy": "evaluate_remedy", "architecture": "evaluate_architecture"}
 EVALUATED = [cell for cell in ALL_CELLS if cell.family in EVALUATE_STAGE]
 
 
