@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.params import DATA_TYPES, DataParams, Params, ParamsError
+from stages.params import DATA_TYPES, DataParams, Params, ParamsError, sequence_shape
 
 NUM_CLASSES = 2
 SPLITS = ("train", "heldout")
@@ -95,14 +95,16 @@ def load_split(folder: str | Path, split: str) -> SequenceSet:
     return SequenceSet(inputs=np.load(paths[0]), labels=np.load(paths[1]))
 
 
-def check_replicates(sequences: SequenceSet, params: Params, folder: str | Path) -> None:
+def check_replicates(sequences: SequenceSet, params: Params, folder: str | Path, data_type: str) -> None:
     """Data written for other parameters fails here, naming the key, before any training starts."""
     if sequences.inputs.ndim != 4 or sequences.inputs.shape[0] != params.replicates.count:
         raise ParamsError(
             f"replicates.count: {params.replicates.count} but {folder} holds data of shape "
             f"{tuple(sequences.inputs.shape)}; rerun the generate stage (dvc repro)"
         )
-    if sequences.inputs.shape[2] != params.data.seq_size:
-        raise ParamsError(
-            f"data.seq_size: {params.data.seq_size} but {folder} holds sequences of {sequences.inputs.shape[2]} steps"
-        )
+    steps, features = sequence_shape(params, data_type)
+    length_key = "data.seq_size" if data_type in DATA_TYPES else f"the published length of {data_type}"
+    if sequences.inputs.shape[2] != steps:
+        raise ParamsError(f"{length_key}: {steps} but {folder} holds sequences of {sequences.inputs.shape[2]} steps")
+    if sequences.inputs.shape[3] != features:
+        raise ParamsError(f"data.input_size: {features} but {folder} holds {sequences.inputs.shape[3]} features per step")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -29,9 +30,10 @@ import torch
 from stages.data import SPLITS, SequenceSet, check_replicates, load_split
 from stages.io import require_file, write_json
 from stages.model import ModelConfig, ReplicaClassifier
-from stages.params import Cell, Params, ParamsError, find_cell, load_params
+from stages.params import Cell, Params, ParamsError, find_cell, load_params, sequence_shape
 from stages.tbptt import run_pass
-from stages.train import configure_numerics, pass_kwargs, replicate_seeds, resolve_device, state_generators, state_source
+from stages.train import (configure_numerics, pass_kwargs, replicate_seeds, resolve_device, state_generators,
+                          state_source, write_timing)
 
 PASSES = ("train_replayed", "train_fresh", "train_zero", "heldout")
 
@@ -41,7 +43,7 @@ def load_model(path: Path, params: Params, cell: Cell, device: torch.device) -> 
     # weights_only: a checkpoint is data, never code to execute.
     checkpoint = torch.load(require_file(path, "model checkpoint"), map_location=device, weights_only=True)
     config = ModelConfig(**checkpoint["model_config"])
-    expected = (params.data.input_size, cell.hidden_size, params.model.num_layers, cell.cell, params.replicates.count)
+    expected = (sequence_shape(params, cell.data_type)[1], cell.hidden_size, params.model.num_layers, cell.cell, params.replicates.count)
     found = (config.input_size, config.hidden_size, config.num_layers, config.cell, config.replicas)
     if found != expected:
         raise ParamsError(
@@ -117,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--model", required=True, type=Path, help="folder written by the training stage")
     parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--timing", type=Path, help="JSON file for the wall time of the evaluation passes")
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)
@@ -126,12 +129,15 @@ def main(argv: list[str] | None = None) -> int:
         history = pd.read_csv(require_file(args.model / "epochs.csv", "training history"))
         splits = {split: load_split(args.data, split) for split in SPLITS}  # a missing file fails before any pass
         for split in splits.values():
-            check_replicates(split, params, args.data)
+            check_replicates(split, params, args.data, cell.data_type)
     except (ParamsError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    started = time.perf_counter()
     metrics = evaluate_cell(params, cell, model, last_update_states, splits, history)
     write_json(args.out, metrics)
+    if args.timing is not None:
+        write_timing(args.timing, time.perf_counter() - started, device)
     print(f"[{cell.name}] mean frozen loss: " + ", ".join(f"{name} {metrics['mean'][name + '_loss']:.4f}" for name in PASSES))
     return 0
 

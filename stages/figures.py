@@ -127,6 +127,29 @@ def loss_last_epoch(last_epoch: pd.DataFrame, chance: float, confidence: float, 
     return grid.figure
 
 
+def real_loss_per_epoch(epochs: pd.DataFrame, chance: float, confidence: float, dataset: str, classes: int,
+                        bptt: int) -> plt.Figure:
+    """epochs: protocol, initial_state_type, epoch, replicate, pass, loss (the real-data cells of one data set)."""
+    grid = sns.relplot(
+        data=epochs.assign(**{"pass": epochs["pass"].map(PASS_LABELS)}), kind="line", x="epoch", y="loss",
+        hue="pass", style="pass", markers=True, dashes=False, row="protocol", col="initial_state_type",
+        hue_order=[PASS_LABELS[p] for p in PASS_ORDER], errorbar=interval_of(confidence, LOSS_FLOOR),
+        height=1.9, aspect=WIDTH / 2 / 1.9,
+    )
+    grid.set_titles(template="protocol {row_name}\n{col_name} states", size=9)
+    grid.set_axis_labels("epoch", "loss (nats, log)")
+    for ax in grid.axes.flat:
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    _log_loss_axes(grid, chance, top=max(10.0, 1.5 * float(epochs["loss"].max())))
+    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, title=None, frameon=False)
+    # Title and note placed in inches above the panels, so that they clear each other however many rows there are.
+    height = grid.figure.get_figheight()
+    _chance_note(grid.figure, chance, f"bands: {confidence:.0%} t-interval across seeds")
+    grid.figure.suptitle(f"{dataset} ({classes} classes): loss per epoch with and without updates (bptt {bptt})",
+                         y=1.0 + 0.2 / height, va="bottom")
+    return grid.figure
+
+
 def final_gap(summary: pd.DataFrame) -> plt.Figure:
     """summary: data_type, setting, gap (mean over seeds) -> heatmap of frozen minus updating loss."""
     table = summary.pivot(index="data_type", columns="setting", values="gap")

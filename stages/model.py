@@ -18,8 +18,6 @@ from torch import nn
 from stages.params import INITIAL_STATE_TYPES, RNN_CELLS
 from stages.rnn import GRUChunk, LSTMChunk
 
-GATES = {"GRU": 3, "LSTM": 4}
-
 
 @dataclass(frozen=True)
 class ModelConfig:

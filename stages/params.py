@@ -25,6 +25,31 @@ PROTOCOLS = ("per_chunk", "per_sequence", "stateless", "interleaved", "burn_in")
 DEVICES = ("cpu", "cuda", "auto")
 
 
+@dataclass(frozen=True)
+class RealDataset:
+    """The published shape of a real data set (stages/realdata.py checks the files against it), known here so that
+    params.yaml can be validated before any file is read."""
+
+    steps: int  # time steps per sequence
+    input_size: int  # features per step
+    classes: int
+    train_per_class: int  # training sequences per class in the published split
+    heldout_per_class: int  # test sequences per class in the published split
+    about: str  # what the recordings are and where they come from, for the report
+
+
+# Real labelled long sequences that ship inside a package (no download): UCR ACSF1, appliance power recordings.
+REAL_DATASETS = {
+    "ACSF1": RealDataset(
+        steps=1460, input_size=1, classes=10, train_per_class=10, heldout_per_class=10,
+        about="power consumption of home appliances (mobile phone chargers, coffee machines, computer stations, "
+              "fridges and freezers, Hi-Fi systems, lamps, laptop chargers, microwave ovens, printers, televisions), "
+              "from the ACS-F1 database (Gisler et al., 2013) as edited for the UCR time-series classification "
+              "archive (Dau et al., 2019), which z-normalised each recording",
+    ),
+}
+
+
 class ParamsError(ValueError):
     """A parameter that cannot be used; the message names the key."""
 
@@ -113,6 +138,16 @@ class OnsetParams:
 
 
 @dataclass(frozen=True)
+class RealDataParams:
+    """Stage `real`: protocols on real recordings, with the published train/test split and their own length."""
+
+    dataset: tuple[str, ...]
+    protocol: tuple[str, ...]
+    initial_state_type: tuple[str, ...]
+    bptt_size: int  # must divide each data set's length (ACSF1: 1,460 = 10 x 146 = 20 x 73)
+
+
+@dataclass(frozen=True)
 class ReportParams:
     chance_margin: float  # a loss counts as "below chance" only if its interval lies below ln(C) - chance_margin
     verdict_bptt: int  # claims are judged at this bptt size (the write-up's 10), else at the smallest swept
@@ -134,6 +169,7 @@ class Params:
     remedies: RemediesParams
     architecture: ArchitectureParams
     onset: OnsetParams
+    realdata: RealDataParams
     report: ReportParams
 
 
@@ -147,7 +183,7 @@ _POSITIVE = {
     "report.sequences_shown", "report.steps_shown", "report.figure_dpi", "report.verdict_bptt", "report.onset_loss",
     "report.relearn_loss",
     "sweep.bptt_size", "remedies.bptt_size", "architecture.bptt_size", "onset.hidden_size", "onset.learning_rate",
-    "onset.bptt_size",
+    "onset.bptt_size", "realdata.bptt_size",
 }
 _NON_NEGATIVE = {
     "data.seed", "train.seed", "train.threads", "train.weight_decay", "evaluate.seed", "report.chance_margin",
@@ -166,6 +202,9 @@ _CHOICES = {
     "architecture.initial_state_type": INITIAL_STATE_TYPES,
     "onset.data_type": DATA_TYPES,
     "onset.initial_state_type": INITIAL_STATE_TYPES,
+    "realdata.dataset": tuple(REAL_DATASETS),
+    "realdata.protocol": PROTOCOLS,
+    "realdata.initial_state_type": INITIAL_STATE_TYPES,
 }
 
 
@@ -221,13 +260,23 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     return cls(**values)
 
 
-def _check_bptt(key: str, bptt: int, seq_size: int) -> None:
+def _check_bptt(key: str, bptt: int, seq_size: int, length_of: str = "data.seq_size") -> None:
     if bptt > seq_size:
-        raise ParamsError(f"{key}: {bptt} is longer than data.seq_size ({seq_size})")
+        raise ParamsError(f"{key}: {bptt} is longer than {length_of} ({seq_size})")
     if seq_size % bptt:
         raise ParamsError(
-            f"{key}: {bptt} does not divide data.seq_size ({seq_size}); "
+            f"{key}: {bptt} does not divide {length_of} ({seq_size}); "
             "every chunk must have the same length so that each step is seen exactly once"
+        )
+
+
+def _check_interleave(groups: int, per_class: int, per_class_key: str) -> None:
+    if groups < 2:
+        raise ParamsError(f"train.interleave_groups: {groups}; interleaving needs at least 2 groups")
+    if per_class % groups:
+        raise ParamsError(
+            f"train.interleave_groups: {groups} does not divide {per_class_key} ({per_class}); "
+            "every group must hold the same number of sequences of each class"
         )
 
 
@@ -250,14 +299,13 @@ def _check_consistency(params: Params) -> None:
     if params.replicates.count < 2:
         raise ParamsError(f"replicates.count: an interval needs at least 2 seeds, got {params.replicates.count}")
     if "interleaved" in params.remedies.protocol:
-        groups, per_class = params.train.interleave_groups, params.data.examples_per_class
-        if groups < 2:
-            raise ParamsError(f"train.interleave_groups: {groups}; interleaving needs at least 2 groups")
-        if per_class % groups:
-            raise ParamsError(
-                f"train.interleave_groups: {groups} does not divide data.examples_per_class ({per_class}); "
-                "every group must hold the same number of sequences of each class"
-            )
+        _check_interleave(params.train.interleave_groups, params.data.examples_per_class, "data.examples_per_class")
+    for name in params.realdata.dataset:
+        shape = REAL_DATASETS[name]
+        _check_bptt("realdata.bptt_size", params.realdata.bptt_size, shape.steps, f"the length of {name}")
+        if "interleaved" in params.realdata.protocol:
+            _check_interleave(params.train.interleave_groups, shape.train_per_class,
+                              f"the training sequences per class of {name}")
 
 
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:
@@ -286,7 +334,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
 class Cell:
     """One trained configuration: a matrix item of one of the training stages.
 
-    `family` is the stage (grid = `train`, remedy, architecture, onset); `key` is DVC's `${key}` for the item (its
+    `family` is the stage (grid = `train`, remedy, architecture, onset, real); `key` is DVC's `${key}` for the item (its
     axis values joined by '-'), so `name` = family/key is also the cell's folder under data/train and data/evaluate.
     """
 
@@ -306,6 +354,7 @@ class Cell:
             "remedy": (self.protocol, self.data_type, self.initial_state_type),
             "architecture": (self.cell, self.data_type, self.initial_state_type),
             "onset": (self.hidden_size, self.learning_rate),
+            "real": (self.data_type, self.protocol, self.initial_state_type),
         }[self.family]
         return "-".join(str(part) for part in parts)
 
@@ -313,8 +362,20 @@ class Cell:
     def name(self) -> str:
         return f"{self.family}/{self.key}"
 
+    @property
+    def real(self) -> bool:
+        """Trained on a real data set (its `data_type` names it) rather than on a toy mode."""
+        return self.data_type in REAL_DATASETS
 
-FAMILIES = ("grid", "remedy", "architecture", "onset")
+
+FAMILIES = ("grid", "remedy", "architecture", "onset", "real")
+
+
+def sequence_shape(params: Params, data_type: str) -> tuple[int, int]:
+    """(steps per sequence, features per step) of a toy mode (from `data`) or of a real data set (as published)."""
+    if data_type in REAL_DATASETS:
+        return REAL_DATASETS[data_type].steps, REAL_DATASETS[data_type].input_size
+    return params.data.seq_size, params.data.input_size
 
 
 def cells(params: Params, family: str | None = None) -> list[Cell]:
@@ -344,6 +405,12 @@ def cells(params: Params, family: str | None = None) -> list[Cell]:
         found += [
             Cell("onset", onset.data_type, onset.initial_state_type, onset.bptt_size, "per_chunk", model.cell, h, lr)
             for h in onset.hidden_size for lr in onset.learning_rate
+        ]
+    if family in (None, "real"):
+        real = params.realdata
+        found += [
+            Cell("real", d, s, real.bptt_size, p, model.cell, model.hidden_size, train.learning_rate)
+            for d in real.dataset for p in real.protocol for s in real.initial_state_type
         ]
     return found
 

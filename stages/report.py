@@ -4,7 +4,8 @@ write report.md and its self-contained HTML twin, index.html.
 The cells are enumerated from params.yaml, never by listing folders, so outputs of cells that were dropped cannot
 leak into the report. Every number in the report comes from those tables; every verdict from `stages.findings`.
 
-    python -m stages.report --sequences data/sequences --train data/train --evaluate data/evaluate --out reports
+    python -m stages.report --sequences data/sequences --train data/train --evaluate data/evaluate \
+        --timing data/timing --out reports
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import numpy as np
 import pandas as pd
 
 from stages import figures
-from stages.data import load_split
+from stages.data import NUM_CLASSES, load_split
 from stages.evaluate import PASSES
-from stages.findings import Claim, Results, all_claims, remedy_cells, verdict_bptt
+from stages.findings import Claim, Results, all_claims, real_claims, remedy_cells, verdict_bptt
 from stages.io import atomic_path, read_json, require_file, write_table, write_text
 from stages.page import render_page
-from stages.params import Cell, Params, ParamsError, cells, load_params
+from stages.params import REAL_DATASETS, Cell, Params, ParamsError, cells, load_params
+from stages.sweep import EVALUATE_STAGE
 from stages.stats import t_interval
 
 TITLE = "Truncated BPTT on long single-label sequences: the network learns the initial state, not the input"
@@ -34,7 +36,6 @@ SUMMARY_METRICS = [
     "train_replayed_loss", "train_fresh_loss", "train_zero_loss", "heldout_loss",
     "train_replayed_accuracy", "train_fresh_accuracy", "train_zero_accuracy", "heldout_accuracy", "onset_epoch",
 ]
-NUM_CLASSES = 2  # the toy data's two labels: chance is ln 2 nats, accuracy 1/2
 
 
 def _describe(cell: Cell) -> dict:
@@ -188,6 +189,9 @@ def figure_tables(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, 
         "remedies": pd.concat(comparison, ignore_index=True),
         "onset": replicates[replicates["family"] == "onset"][["hidden_size", "learning_rate", "replicate",
                                                               "onset_epoch"]],
+        **{f"real_{dataset}": tables["epochs"][(tables["epochs"]["family"] == "real")
+                                               & (tables["epochs"]["data_type"] == dataset)]
+           for dataset in params.realdata.dataset},
     }
 
 
@@ -243,8 +247,74 @@ def _onset_table(replicates: pd.DataFrame) -> str:
     return _md_table(["hidden units", "learning rate", "onset epoch per seed"], rows)
 
 
+def classes_of(sequences_dir: Path, dataset: str) -> int:
+    """The number of classes of a real data set, from its labels as the generate stage wrote them (0..C-1)."""
+    return int(load_split(sequences_dir / dataset, "train").labels.max()) + 1
+
+
+def timing_table(params: Params, timing_dir: Path) -> pd.DataFrame:
+    """Wall time of every cell's training and evaluation stage, from the timing files (outputs of those stages)."""
+    rows = []
+    for cell in cells(params):
+        train = read_json(require_file(timing_dir / f"{cell.name}.train.json", f"training wall time of {cell.name}"))
+        evaluate = (read_json(require_file(timing_dir / f"{cell.name}.evaluate.json",
+                                           f"evaluation wall time of {cell.name}"))
+                    if cell.family in EVALUATE_STAGE else None)
+        rows.append({"cell": cell.name, "family": cell.family, "training_seconds": train["seconds"],
+                     "seconds_per_epoch": train["seconds_per_epoch"],
+                     "evaluation_seconds": evaluate["seconds"] if evaluate else math.nan,
+                     "device": train["device"], "threads": train["threads"]})
+    return pd.DataFrame(rows)
+
+
+def seconds_text(seconds: float) -> str:
+    """Wall time as the report prints it: tenths from 10 s up, hundredths below (tiny cells take milliseconds)."""
+    return "–" if math.isnan(seconds) else f"{seconds:.1f}" if seconds >= 10 else f"{seconds:.2f}"
+
+
+def _timing_section(timing: pd.DataFrame) -> str:
+    rows = [[f"`{row.cell}`", seconds_text(row.training_seconds), seconds_text(row.seconds_per_epoch),
+             seconds_text(row.evaluation_seconds), f"{row.device}, {row.threads}"] for row in timing.itertuples()]
+    total = timing["training_seconds"].sum() + timing["evaluation_seconds"].sum(skipna=True)
+    return (f"Training and evaluation of all {len(timing)} cells took {total:,.0f} s ({total / 60:.1f} min) in all "
+            "(process start-up and DVC's own work not included). These are the only numbers in this report that "
+            "change from one run to the next: they are measured when a cell is trained (or restored with its results "
+            "from DVC's run-cache) and kept in files of their own (`data/timing/`), so every result file stays "
+            "byte-identical between runs.\n\n"
+            + _md_table(["cell", "training (s)", "s / epoch", "evaluation (s)", "device, threads"], rows))
+
+
+def _real_section(params: Params, dataset: str, classes: int, summary: pd.DataFrame, replicates: pd.DataFrame,
+                  figure_md) -> str:
+    shape, mine = REAL_DATASETS[dataset], replicates[(replicates["family"] == "real")
+                                                     & (replicates["data_type"] == dataset)]
+    first = mine.drop_duplicates("cell")
+    rows = []
+    for row in first.itertuples():
+        rows.append([f"`{row.protocol}`", f"`{row.initial_state_type}`", str(row.optimizer_steps_per_epoch)]
+                    + [_interval_text(summary, row.cell, m) for m in ("update_pass_loss", "frozen_pass_loss", "gap")]
+                    + [_interval_text(summary, row.cell, m, 2) for m in
+                       ("update_pass_accuracy", "frozen_pass_accuracy", "accuracy_gap", "heldout_accuracy")]
+                    + [_interval_text(summary, row.cell, "heldout_loss")])
+    table = _md_table(["protocol", "initial states", "optimizer steps / epoch", "updating loss", "frozen loss",
+                       "loss gap (frozen − updating)", "updating acc.", "frozen acc.",
+                       "accuracy gap (updating − frozen)", "held-out acc.", "held-out loss"], rows)
+    bptt = params.realdata.bptt_size
+    return f"""The same loop and protocols on real labelled long sequences: `{dataset}`, {shape.about}.
+{classes * shape.train_per_class} training and {classes * shape.heldout_per_class} test recordings of
+{shape.steps:,} steps, {classes} classes, the archive's published split (the test split is the held-out set here),
+read from the files shipped inside the `sktime` wheel and checked against their SHA-256. Chance is
+ln {classes} = {math.log(classes):.3f} nats and accuracy 1/{classes} = {1 / classes:.2f}; the number of classes is read
+from the data. bptt {bptt} ({shape.steps // bptt} chunks per recording), the model, optimizer and epochs of the toy
+study. The data are the same for every seed: here a seed changes the initial weights and the initial states only, so
+the intervals measure how much a result depends on them.
+
+{table}
+{figure_md(f"real_{dataset}", f"Mean loss per epoch of the update pass and the frozen pass on `{dataset}` (log scale), for each protocol and initial-state mode; dashed: chance, ln {classes}.")}"""
+
+
 def render_markdown(params: Params, tables: dict[str, pd.DataFrame], claims: list[Claim], chance: float,
-                    environment: dict[str, str]) -> str:
+                    environment: dict[str, str], real_classes: dict[str, int]) -> str:
     p, summary, replicates = params, tables["summary"], tables["replicates"]
     threshold = chance - p.report.chance_margin
     bptt = verdict_bptt(params)
@@ -284,10 +354,12 @@ chance* when its whole interval lies at or above that. Whether a pass *classifie
 sequences, replayed states) is judged on its accuracy: *above chance* when the whole interval lies above
 0.5 + m = {0.5 + p.report.chance_margin:.2f}, *not above chance* when it lies at or below that. Accuracy, not loss,
 because the loss of a network that is confidently wrong grows without bound, so frozen losses vary by whole nats
-from seed to seed (see the table in section 5) while the accuracy says whether the pass classified. A claim resting
+from seed to seed (see the tables in section 6) while the accuracy says whether the pass classified. A claim resting
 on an interval that straddles its threshold is *inconclusive*. Gaps and recoveries are paired per seed (the same
-seed's data and initial weights). Claims about the write-up's grid are judged at bptt {bptt}. The rule of each
-claim:
+seed's data and initial weights). Claims about the write-up's grid are judged at bptt {bptt}. Claims on real
+recordings use that data set's number of classes C instead of 2 (chance ln C nats, accuracy 1/C + m) and, since a
+network may learn real inputs, judge the gap itself: the paired accuracy gap (updating minus frozen) against the
+margin m. The rule of each claim:
 
 {rules}
 
@@ -341,7 +413,11 @@ on `{p.onset.data_type}` data with `{p.onset.initial_state_type}` initial states
 
 {_onset_table(replicates)}
 {figure_md("onset", "Median onset epoch over seeds for each hidden size and learning rate.")}
-## 5. Every cell
+## 5. Real recordings
+
+""" + "\n".join(_real_section(params, dataset, classes, summary, replicates, figure_md)
+                for dataset, classes in real_classes.items()) + f"""
+## 6. Every cell
 
 Grid (the write-up's loop, `{p.model.cell}`):
 
@@ -354,6 +430,9 @@ Other recurrent cells:
 {_cells_table(summary, replicates, "architecture")}
 The per-seed numbers are in `tables/replicates.csv`, the intervals in `tables/summary.csv`.
 
+## Wall time per cell
+
+{_timing_section(tables["timing"])}
 ## Input data
 
 {figure_md("inputs", "The first steps of training sequences of each data mode. In `SameRandom` the two classes overlap exactly.")}
@@ -383,12 +462,20 @@ def environment() -> dict[str, str]:
     }
 
 
-def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_dir: Path, out: Path) -> None:
+def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_dir: Path, timing_dir: Path,
+                 out: Path) -> None:
     tables = gather(params, train_dir, evaluate_dir)
     tables["inputs"] = input_table(params, sequences_dir)
+    tables["timing"] = timing_table(params, timing_dir)
     chance = math.log(NUM_CLASSES)
-    results = Results(tables["replicates"], params.replicates.confidence, NUM_CLASSES, params.report.chance_margin)
-    claims = all_claims(results, params)
+    confidence, margin = params.replicates.confidence, params.report.chance_margin
+    toy = tables["replicates"][tables["replicates"]["family"] != "real"]
+    claims = all_claims(Results(toy, confidence, NUM_CLASSES, margin), params)
+    real_classes = {dataset: classes_of(sequences_dir, dataset) for dataset in params.realdata.dataset}
+    for dataset, classes in real_classes.items():
+        mine = tables["replicates"][(tables["replicates"]["family"] == "real")
+                                    & (tables["replicates"]["data_type"] == dataset)]
+        claims += real_claims(Results(mine, confidence, classes, margin), dataset)
     tables["claims"] = pd.DataFrame([dataclasses.asdict(claim) for claim in claims])
     per_figure = figure_tables(params, tables)
     per_figure["inputs"] = tables["inputs"]
@@ -403,6 +490,8 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
         "remedies": lambda t: figures.remedies(t, 1 / NUM_CLASSES, params.report.chance_margin, level),
         "onset": lambda t: figures.onset(t, params.train.epochs),
         "inputs": figures.input_sequences,
+        **{f"real_{dataset}": (lambda t, d=dataset, c=classes: figures.real_loss_per_epoch(
+            t, math.log(c), level, d, c, params.realdata.bptt_size)) for dataset, classes in real_classes.items()},
     }
     with atomic_path(out / "figures", directory=True) as folder:
         for name, draw in drawings.items():
@@ -423,7 +512,7 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
                 wide = mine.groupby([index, "pass"])["loss"].mean().unstack("pass").reset_index()
                 wide = wide.rename(columns={"update": "update_pass_loss", "frozen": "frozen_pass_loss"})
                 write_table(folder / kind / f"{cell.key}.csv", wide[[index, "update_pass_loss", "frozen_pass_loss"]])
-    markdown = render_markdown(params, tables, claims, chance, environment())
+    markdown = render_markdown(params, tables, claims, chance, environment(), real_classes)
     write_text(out / "report.md", markdown)
     write_text(out / "index.html", render_page(markdown, base_dir=out, title=TITLE))
 
@@ -434,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sequences", required=True, type=Path)
     parser.add_argument("--train", required=True, type=Path)
     parser.add_argument("--evaluate", required=True, type=Path)
+    parser.add_argument("--timing", required=True, type=Path, help="folder of the training and evaluation wall times")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     try:
@@ -443,14 +533,17 @@ def main(argv: list[str] | None = None) -> int:
             if cell.family != "onset":
                 required += [args.train / cell.name / "last_epoch.csv", args.train / cell.name / "update_losses.npy",
                              args.evaluate / f"{cell.name}.json"]
+            required.append(args.timing / f"{cell.name}.train.json")
+            if cell.family in EVALUATE_STAGE:
+                required.append(args.timing / f"{cell.name}.evaluate.json")
             for path in required:
                 require_file(path, f"output of cell {cell.name}")
-        for data_type in params.sweep.data_type:
+        for data_type in (*params.sweep.data_type, *params.realdata.dataset):
             load_split(args.sequences / data_type, "train")
     except (ParamsError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    write_report(params, args.sequences, args.train, args.evaluate, args.out)
+    write_report(params, args.sequences, args.train, args.evaluate, args.timing, args.out)
     print(f"wrote {args.out / 'report.md'} and {args.out / 'index.html'}")
     return 0
 

@@ -24,8 +24,9 @@ from stages.params import Cell, ParamsError, cells, load_params
 DVC = [sys.executable, "-m", "dvc"]
 
 
-TRAIN_STAGE = {"grid": "train", "remedy": "remedy", "architecture": "architecture", "onset": "onset"}
-EVALUATE_STAGE = {"grid": "evaluate", "remedy": "evaluate_remedy", "architecture": "evaluate_architecture"}
+TRAIN_STAGE = {"grid": "train", "remedy": "remedy", "architecture": "architecture", "onset": "onset", "real": "real"}
+EVALUATE_STAGE = {"grid": "evaluate", "remedy": "evaluate_remedy", "architecture": "evaluate_architecture",
+                  "real": "evaluate_real"}
 
 
 def stages_of(cell: Cell) -> list[str]:

@@ -28,9 +28,9 @@ import pandas as pd
 import torch
 
 from stages.data import SequenceSet, check_replicates, load_split
-from stages.io import atomic_path, write_table
+from stages.io import atomic_path, write_json, write_table
 from stages.model import ModelConfig, ReplicaClassifier, initial_states
-from stages.params import Cell, Params, ParamsError, find_cell, load_params
+from stages.params import Cell, Params, ParamsError, find_cell, load_params, sequence_shape
 from stages.tbptt import PassResult, run_pass
 
 
@@ -41,6 +41,7 @@ class TrainResult:
     last_epoch: pd.DataFrame  # one row per update (or chunk) of the last epoch, pass and replicate
     update_losses: np.ndarray  # (epochs, updates, replicates): the loss every update stepped on, every epoch
     last_update_states: list[torch.Tensor]  # per replicate: its state generator as the last update pass began
+    epoch_seconds: list[float]  # wall time of each epoch (both passes), including epochs before a resume
 
 
 def resolve_device(name: str) -> torch.device:
@@ -81,7 +82,7 @@ def state_generators(seeds: list[int]) -> list[torch.Generator]:
 
 def build_model(params: Params, cell: Cell, num_classes: int, device: torch.device) -> ReplicaClassifier:
     config = ModelConfig(
-        input_size=params.data.input_size,
+        input_size=sequence_shape(params, cell.data_type)[1],
         hidden_size=cell.hidden_size,
         num_layers=params.model.num_layers,
         num_classes=num_classes,
@@ -170,7 +171,7 @@ def train_cell(
     settings = pass_kwargs(params, cell, schedule_generator)
 
     key = fingerprint(params, cell, sequences) if checkpoint else ""
-    epoch_rows, last_epoch_rows, update_losses, first_epoch = [], [], [], 1
+    epoch_rows, last_epoch_rows, update_losses, epoch_seconds, first_epoch = [], [], [], [], 1
     last_update_states: list[torch.Tensor] = []
     if checkpoint is not None and checkpoint.is_file():
         saved = torch.load(checkpoint, map_location=device, weights_only=True)
@@ -183,6 +184,7 @@ def train_cell(
             epoch_rows, last_epoch_rows = list(saved["epoch_rows"]), list(saved["last_epoch_rows"])
             update_losses = list(saved["update_losses"])
             last_update_states = list(saved["last_update_states"])
+            epoch_seconds = list(saved["epoch_seconds"])
             first_epoch = saved["epoch"] + 1
             log(f"[{cell.name}] resuming after epoch {saved['epoch']} from {checkpoint}")
         else:
@@ -199,6 +201,7 @@ def train_cell(
         )
         frozen = run_pass(model, inputs, labels, fresh_states, where=f"{where}, frozen pass", **settings)
         seconds = time.perf_counter() - epoch_started
+        epoch_seconds.append(seconds)
         epoch_rows += _epoch_rows(epoch, updating, frozen)
         update_losses.append(updating.losses)
         if epoch == params.train.epochs:
@@ -216,7 +219,7 @@ def train_cell(
                 "state_generators": [generator.get_state() for generator in generators],
                 "schedule_generator": schedule_generator.get_state(), "epoch_rows": epoch_rows,
                 "last_epoch_rows": last_epoch_rows, "update_losses": update_losses,
-                "last_update_states": last_update_states,
+                "last_update_states": last_update_states, "epoch_seconds": epoch_seconds,
             })
         if epoch % params.train.log_every == 0 or epoch == params.train.epochs:
             elapsed = time.perf_counter() - started
@@ -230,6 +233,7 @@ def train_cell(
     return TrainResult(
         model=model, epochs=pd.DataFrame(epoch_rows), last_epoch=pd.DataFrame(last_epoch_rows),
         update_losses=torch.stack(update_losses).numpy(), last_update_states=last_update_states,
+        epoch_seconds=epoch_seconds,
     )
 
 
@@ -259,6 +263,13 @@ def save_cell(result: TrainResult, params: Params, cell: Cell, out: Path) -> Non
         np.save(folder / "update_losses.npy", result.update_losses.astype(np.float32))
 
 
+def write_timing(path: Path, seconds: float, device: torch.device, **details: float) -> None:
+    """Wall time of one stage of one cell, for the report's timing table. Kept apart from the results (an output of
+    its own) because it changes from run to run while the results do not: result files stay byte-identical."""
+    write_json(path, {"seconds": round(seconds, 3), "device": str(device), "threads": torch.get_num_threads(),
+                      **{key: round(value, 3) for key, value in details.items()}})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--params", default="params.yaml")
@@ -266,18 +277,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, type=Path, help="folder written by the generate stage")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--checkpoint", type=Path, help="per-epoch checkpoint: resumed if it matches, removed at the end")
+    parser.add_argument("--timing", type=Path, help="JSON file for the wall time of the cell's epochs")
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)
         cell = find_cell(params, args.cell)
-        resolve_device(params.train.device)
+        device = resolve_device(params.train.device)
         sequences = load_split(args.data, "train")
-        check_replicates(sequences, params, args.data)
+        check_replicates(sequences, params, args.data, cell.data_type)
     except (ParamsError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     result = train_cell(params, cell, sequences, log=lambda line: print(line, flush=True), checkpoint=args.checkpoint)
     save_cell(result, params, cell, args.out)
+    if args.timing is not None:
+        total = sum(result.epoch_seconds)
+        write_timing(args.timing, total, device, seconds_per_epoch=total / len(result.epoch_seconds))
     if args.checkpoint is not None:
         args.checkpoint.unlink(missing_ok=True)  # the cell is complete; its outputs now hold the result
     return 0

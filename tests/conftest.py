@@ -34,6 +34,7 @@ TINY = {
     "architecture": {"cell": ["LSTM"], "data_type": ["SameRandom"], "initial_state_type": ["Random"], "bptt_size": 10},
     "onset": {"hidden_size": [8], "learning_rate": [0.01], "data_type": "SameRandom", "initial_state_type": "Random",
               "bptt_size": 10},
+    "realdata": {"dataset": ["ACSF1"], "protocol": ["per_chunk"], "initial_state_type": ["Random"], "bptt_size": 20},
     "report": {"chance_margin": 0.1, "verdict_bptt": 10, "onset_loss": 0.3, "relearn_loss": 0.3,
                "sequences_shown": 1, "steps_shown": 20, "figure_dpi": 40},
 }

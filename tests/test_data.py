@@ -87,7 +87,8 @@ def test_same_seed_same_data_other_seed_other_data(tiny_raw):
 def test_data_written_for_another_replicate_count_is_refused(tiny_raw):
     params = parse_params(tiny_raw)
     with pytest.raises(ParamsError, match="replicates.count"):
-        check_replicates(generate_dataset(params.data, "SameRandom", 3)["train"], params, "data/sequences/SameRandom")
+        check_replicates(generate_dataset(params.data, "SameRandom", 3)["train"], params, "data/sequences/SameRandom",
+                          "SameRandom")
 
 
 def test_saved_dataset_round_trips(tmp_path, tiny_raw):
@@ -96,3 +97,11 @@ def test_saved_dataset_round_trips(tmp_path, tiny_raw):
     loaded = load_split(tmp_path, "heldout")
     np.testing.assert_array_equal(loaded.inputs, dataset["heldout"].inputs)
     np.testing.assert_array_equal(loaded.labels, dataset["heldout"].labels)
+
+
+def test_real_data_of_another_length_is_refused_naming_it(tiny_raw):
+    params = parse_params(tiny_raw)
+    toy_length = generate_dataset(params.data, "SameRandom", 2)["train"]  # 40 steps, not ACSF1's 1460
+    with pytest.raises(ParamsError, match="the published length of ACSF1: 1460 but data/sequences/ACSF1 holds "
+                                          "sequences of 40 steps"):
+        check_replicates(toy_length, params, "data/sequences/ACSF1", "ACSF1")

@@ -9,7 +9,7 @@ import pytest
 
 from stages.findings import (
     ABSENT, FAILS, HOLDS, INCONCLUSIVE, Results, all_claims, bptt_claim, gap_claim, generalises_claim,
-    mechanism_claim, nothing_learned_claim, remedy_claim,
+    mechanism_claim, nothing_learned_claim, real_claims, remedy_claim,
 )
 from stages.params import parse_params
 from stages.stats import t_interval, t_quantile
@@ -20,7 +20,7 @@ METRICS = ["update_pass_loss", "frozen_pass_loss", "update_pass_accuracy", "froz
            "train_fresh_accuracy", "train_zero_accuracy", "heldout_accuracy"]
 
 
-def _results(cells: dict[str, dict[str, list[float]]]) -> Results:
+def _results(cells: dict[str, dict[str, list[float]]], classes: int = 2) -> Results:
     rows = []
     for cell, metrics in cells.items():
         seeds = len(next(iter(metrics.values())))
@@ -31,7 +31,7 @@ def _results(cells: dict[str, dict[str, list[float]]]) -> Results:
     table = pd.DataFrame(rows)
     table["gap"] = table["frozen_pass_loss"] - table["update_pass_loss"]
     table["accuracy_gap"] = table["update_pass_accuracy"] - table["frozen_pass_accuracy"]
-    return Results(table, CONFIDENCE, 2, MARGIN)
+    return Results(table, CONFIDENCE, classes, MARGIN)
 
 
 HEADLINE = "grid/SameRandom-Random-10"
@@ -131,3 +131,37 @@ def test_claims_without_their_cells_say_so(tiny_raw):
     # Every remedy of params.yaml, the baseline and the two initial-state remedies have a row.
     remedies = [claim for claim in claims if claim.title.startswith("Remedy")]
     assert len(remedies) == 1 + len(params.remedies.protocol) * len(params.remedies.initial_state_type) + 2
+
+
+REAL_RANDOM, REAL_ZEROS = "real/ACSF1-per_chunk-Random", "real/ACSF1-per_chunk-Zeros"
+
+
+def test_real_data_gap_is_judged_on_the_paired_accuracy_gap_with_ten_classes():
+    results = _results({
+        REAL_RANDOM: {"update_pass_accuracy": [0.60, 0.55, 0.65], "frozen_pass_accuracy": [0.15, 0.10, 0.20],
+                      "heldout_accuracy": [0.12, 0.10, 0.14]},
+        REAL_ZEROS: {"update_pass_accuracy": [0.50, 0.52, 0.48], "frozen_pass_accuracy": [0.49, 0.50, 0.49],
+                     "heldout_accuracy": [0.40, 0.45, 0.42]},
+    }, classes=10)
+    gap, closed, generalises = real_claims(results, "ACSF1")
+    assert (gap.verdict, closed.verdict, generalises.verdict) == (HOLDS, HOLDS, HOLDS)
+    assert "chance 0.10" in gap.evidence  # 1/10, not the toy study's 1/2
+    assert "over 0.20" in generalises.rule  # 1/10 + margin
+
+
+def test_real_data_gap_claims_turn_with_the_numbers():
+    no_gap = {"update_pass_accuracy": [0.30, 0.31, 0.29], "frozen_pass_accuracy": [0.30, 0.30, 0.30],
+              "heldout_accuracy": [0.10, 0.09, 0.11]}
+    wide_gap = {"update_pass_accuracy": [0.9, 0.9, 0.9], "frozen_pass_accuracy": [0.1, 0.2, 0.15],
+                "heldout_accuracy": [0.5, 0.6, 0.55]}
+    gap, closed, generalises = real_claims(_results({REAL_RANDOM: no_gap, REAL_ZEROS: wide_gap}, classes=10), "ACSF1")
+    assert (gap.verdict, closed.verdict, generalises.verdict) == (FAILS, FAILS, HOLDS)
+    noisy = {"update_pass_accuracy": [0.9, 0.2, 0.5], "frozen_pass_accuracy": [0.1, 0.2, 0.3],
+             "heldout_accuracy": [0.10, 0.10, 0.10]}
+    gap, _, generalises = real_claims(_results({REAL_RANDOM: noisy, REAL_ZEROS: no_gap}, classes=10), "ACSF1")
+    assert gap.verdict == INCONCLUSIVE and generalises.verdict == FAILS
+
+
+def test_real_data_claims_without_their_cells_are_not_in_this_run():
+    claims = real_claims(_results({HEADLINE: {"update_pass_loss": [0.1, 0.1, 0.1]}}, classes=10), "ACSF1")
+    assert [claim.verdict for claim in claims] == [ABSENT] * 3

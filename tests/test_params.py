@@ -84,6 +84,13 @@ BAD = [
     ("train.epochs", True, ["train.epochs", "expected int"]),
     ("train.flush_denormal", 1, ["train.flush_denormal", "true or false"]),
     ("model", [8], ["model", "mapping"]),
+    ("realdata.dataset", ["GunPoint"], ["realdata.dataset", "'GunPoint'", "ACSF1"]),
+    ("realdata.protocol", ["truncated"], ["realdata.protocol", "'truncated'"]),
+    ("realdata.initial_state_type", ["Ones"], ["realdata.initial_state_type", "'Ones'"]),
+    ("realdata.bptt_size", 30, ["realdata.bptt_size", "30 does not divide the length of ACSF1 (1460)"]),
+    ("realdata.bptt_size", 2920, ["realdata.bptt_size", "longer than the length of ACSF1"]),
+    ("realdata.bptt_size", -10, ["realdata.bptt_size", "> 0"]),
+    ("realdata", _DELETE, ["realdata", "missing key"]),
 ]
 
 
@@ -93,6 +100,15 @@ def test_bad_value_is_rejected_naming_the_key(tiny_raw, key, value, words):
         parse_params(_set(tiny_raw, key, value))
     for word in words:
         assert word in str(error.value)
+
+
+def test_interleaving_real_data_needs_groups_that_divide_its_classes(tiny_raw):
+    # 4 groups divide the toy study's 4 sequences per class, not ACSF1's 10.
+    raw = _set(_set(tiny_raw, "realdata.protocol", ["interleaved"]), "train.interleave_groups", 4)
+    with pytest.raises(ParamsError, match="train.interleave_groups: 4 does not divide the training sequences per "
+                                          r"class of ACSF1 \(10\)"):
+        parse_params(raw)
+    parse_params(_set(raw, "train.interleave_groups", 2))
 
 
 def test_missing_params_file_is_named(tmp_path):
@@ -119,6 +135,8 @@ def test_cells_follow_dvc_matrix_order_and_names(tiny_raw):
     ]
     assert [cell.name for cell in cells(params, "architecture")] == ["architecture/LSTM-SameRandom-Random"]
     assert [cell.name for cell in cells(params, "onset")] == ["onset/8-0.01"]
+    assert [cell.name for cell in cells(params, "real")] == ["real/ACSF1-per_chunk-Random"]
+    assert cells(params, "real")[0].real and not cells(params, "grid")[0].real
     assert all(cell.protocol == "per_chunk" for cell in cells(params, "grid"))
     assert cells(params, "onset")[0].hidden_size == 8 and cells(params, "onset")[0].learning_rate == 0.01
 
@@ -140,7 +158,8 @@ def _stage_calls(tmp_path: Path, params: Path) -> dict:
         "evaluate": (evaluate.main, ["--params", str(params), *CELL_ARGS, "--data", str(tmp_path / "seq"),
                                      "--model", str(tmp_path / "model"), "--out", str(out)]),
         "report": (report.main, ["--params", str(params), "--sequences", str(tmp_path / "seq"), "--train",
-                                 str(tmp_path / "t"), "--evaluate", str(tmp_path / "e"), "--out", str(out)]),
+                                 str(tmp_path / "t"), "--evaluate", str(tmp_path / "e"), "--timing",
+                                 str(tmp_path / "w"), "--out", str(out)]),
     }
 
 

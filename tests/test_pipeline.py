@@ -12,6 +12,7 @@ import yaml
 
 from conftest import TINY, make_project, run
 from stages.params import cells, parse_params
+from stages.report import seconds_text
 from stages.sweep import EVALUATE_STAGE, TRAIN_STAGE  # the stage names of each family, as dvc.yaml spells them
 
 DVC = [sys.executable, "-m", "dvc"]
@@ -29,6 +30,7 @@ def _declared_outputs(root) -> list[str]:
 def test_repro_runs_every_stage_of_every_cell(pipeline_run):
     root, result = pipeline_run
     names = [f"generate@{d}" for d in TINY["sweep"]["data_type"]]
+    names += [f"generate_real@{d}" for d in TINY["realdata"]["dataset"]]
     names += [f"{TRAIN_STAGE[c.family]}@{c.key}" for c in ALL_CELLS]
     names += [f"{EVALUATE_STAGE[c.family]}@{c.key}" for c in EVALUATED] + ["report"]
     for name in names:
@@ -38,7 +40,9 @@ def test_repro_runs_every_stage_of_every_cell(pipeline_run):
 def test_every_declared_output_exists(pipeline_run):
     root, _ = pipeline_run
     outputs = _declared_outputs(root)
-    assert len(outputs) == 2 + len(ALL_CELLS) + len(EVALUATED) + 5  # generate, train, evaluate, report's five
+    generated = len(TINY["sweep"]["data_type"]) + len(TINY["realdata"]["dataset"])
+    # generate; train: results + wall time; evaluate: metrics + wall time; report's five
+    assert len(outputs) == generated + 2 * len(ALL_CELLS) + 2 * len(EVALUATED) + 5
     for path in outputs:
         assert (root / path).exists(), path
 
@@ -57,13 +61,54 @@ def test_second_repro_is_up_to_date(pipeline_run):
     assert "Running stage" not in again.stdout
 
 
-def test_forced_rerun_is_byte_identical(pipeline_run):
-    """Same parameters, same bytes: every output hash in dvc.lock and every committed report file is unchanged."""
+def _without_timing(lock: dict) -> dict:
+    """dvc.lock without the hashes of the wall-time files (outputs of the cells, an input of the report) and of the
+    report files that show them (the test compares those files themselves, all but their wall-time part)."""
+    shows_timing = ("data/timing", "reports/report.md", "reports/index.html", "reports/tables")
+    for stage in lock["stages"].values():
+        for kind in ("outs", "deps"):
+            stage[kind] = [entry for entry in stage.get(kind, []) if not entry["path"].startswith(shows_timing)]
+    return lock
+
+
+def _without_wall_time_section(text: str) -> str:
+    """The report with its wall-time section cut out (Markdown heading or HTML heading up to the next section)."""
+    for start, end in (("## Wall time per cell", "\n## "), ("Wall time per cell</h2>", "<h2")):
+        if start in text:
+            head, _, tail = text.partition(start)
+            text = head + (end + tail.partition(end)[2] if end in tail else "")
+    return text
+
+
+def test_forced_rerun_is_byte_identical_except_the_wall_times(pipeline_run):
+    """Same parameters, same bytes: every result hash in dvc.lock and every committed report file is unchanged; only
+    the wall-time files, their table and the report's wall-time section may differ."""
     root, _ = pipeline_run
+    before = {path: (root / path).read_text() for path in ("dvc.lock", "reports/report.md", "reports/index.html")}
     rerun = run([*DVC, "repro", "--force"], root)
     assert "Running stage 'report'" in rerun.stdout
-    changed = run(["git", "status", "--porcelain"], root).stdout
-    assert changed == "", changed
+    changed = [line[3:] for line in run(["git", "status", "--porcelain"], root).stdout.splitlines()]
+    allowed = {"dvc.lock", "reports/report.md", "reports/index.html", "reports/tables/timing.csv"}
+    assert [path for path in changed if path not in allowed] == []
+    assert _without_timing(yaml.safe_load((root / "dvc.lock").read_text())) == _without_timing(
+        yaml.safe_load(before["dvc.lock"]))
+    for path in ("reports/report.md", "reports/index.html"):
+        assert "Wall time per cell" in before[path]
+        assert _without_wall_time_section((root / path).read_text()) == _without_wall_time_section(before[path])
+    run(["git", "checkout", "--", "."], root)  # back to the committed state for the tests that follow
+
+
+def test_wall_time_of_every_cell_is_recorded_and_shown(pipeline_run):
+    root, _ = pipeline_run
+    timing = pd.read_csv(root / "reports/tables/timing.csv")
+    assert timing["cell"].tolist() == CELLS
+    assert (timing["training_seconds"] > 0).all() and (timing["seconds_per_epoch"] > 0).all()
+    evaluated = timing[timing["cell"].isin([cell.name for cell in EVALUATED])]
+    assert (evaluated["evaluation_seconds"] > 0).all()
+    assert timing[~timing["cell"].isin(evaluated["cell"])]["evaluation_seconds"].isna().all()
+    text = (root / "reports/report.md").read_text()
+    for row in timing.itertuples():
+        assert f"| `{row.cell}` | {seconds_text(row.training_seconds)} |" in text
 
 
 def test_report_tables_hold_one_row_per_cell_and_seed(pipeline_run):
@@ -84,7 +129,7 @@ def test_report_opens_with_the_claims_table_and_embeds_every_figure(pipeline_run
     text = (root / "reports/report.md").read_text()
     assert text.index("## Claims") < text.index("## 1.")
     for figure in ["inputs", "loss_per_epoch", "loss_last_epoch", "final_gap", "mechanism", "relearning", "remedies",
-                   "onset"]:
+                   "onset", "real_ACSF1"]:
         assert f"(figures/{figure}.png)" in text
         assert (root / "reports/figures" / f"{figure}.png").read_bytes().startswith(b"\x89PNG")
         assert (root / "reports/figures" / f"{figure}.svg").read_text().lstrip().startswith("<?xml")
@@ -102,7 +147,7 @@ def test_report_opens_with_the_claims_table_and_embeds_every_figure(pipeline_run
 def test_the_html_page_holds_the_report_with_every_figure_embedded(pipeline_run):
     root, _ = pipeline_run
     page = (root / "reports/index.html").read_text()
-    assert page.count("data:image/png;base64,") == 8
+    assert page.count("data:image/png;base64,") == 9
     assert "src=\"figures/" not in page and "http://" not in page.replace("http://www.w3.org", "")
     assert "Claims" in page and "PyTorch" in page
 
@@ -153,3 +198,21 @@ def test_changing_the_learning_rate_reruns_only_what_depends_on_it(pipeline_run)
     assert "Running stage 'report'" in result.stdout
     shown = run([*DVC, "exp", "show", "--json"], root)
     assert "0.001" in shown.stdout
+
+
+def test_real_data_section_holds_the_pipelines_numbers(pipeline_run):
+    root, _ = pipeline_run
+    text = (root / "reports/report.md").read_text()
+    assert text.index("## 5. Real recordings") < text.index("## 6. Every cell")
+    assert "ln 10 = 2.303" in text and "1/10 = 0.10" in text  # the number of classes comes from the data
+    summary = pd.read_csv(root / "reports/tables/summary.csv")
+    for metric, digits in (("gap", 3), ("heldout_accuracy", 2)):
+        row = summary[(summary["cell"] == "real/ACSF1-per_chunk-Random") & (summary["metric"] == metric)]
+        assert f"{row['mean'].item():.{digits}f} [{row['low'].item():.{digits}f}, {row['high'].item():.{digits}f}]" in text
+    claims = pd.read_csv(root / "reports/tables/claims.csv")
+    real = claims[claims["title"].str.startswith("Real recordings (ACSF1)")]
+    assert len(real) == 3
+    # The tiny run has no zero-state real cell: those claims say so rather than guess.
+    assert real["verdict"].tolist()[1:] == ["not in this run", "not in this run"]
+    heldout = pd.read_csv(root / "reports/figures/real_ACSF1.csv")
+    assert set(heldout["cell"]) == {"real/ACSF1-per_chunk-Random"}
