@@ -91,21 +91,29 @@ def input_sequences(inputs: pd.DataFrame) -> plt.Figure:
     return grid.figure
 
 
-def loss_per_epoch(epochs: pd.DataFrame, chance: float, confidence: float, bptt: int) -> plt.Figure:
-    """epochs: data_type, initial_state_type, epoch, replicate, pass, loss (grid cells at one bptt)."""
+def _loss_per_epoch_panels(epochs: pd.DataFrame, chance: float, confidence: float, *, row: str, titles: str,
+                           columns_per_width: int, height: float) -> sns.FacetGrid:
+    """Both passes' loss per epoch, one panel per `row` value and initial-state mode, log loss axis with chance."""
     grid = sns.relplot(
         data=epochs.assign(**{"pass": epochs["pass"].map(PASS_LABELS)}), kind="line", x="epoch", y="loss",
-        hue="pass", style="pass", markers=True, dashes=False, row="data_type", col="initial_state_type",
+        hue="pass", style="pass", markers=True, dashes=False, row=row, col="initial_state_type",
         hue_order=[PASS_LABELS[p] for p in PASS_ORDER], errorbar=interval_of(confidence, LOSS_FLOOR),
-        height=1.7, aspect=WIDTH / 3 / 1.7,
+        height=height, aspect=WIDTH / columns_per_width / height,
     )
     # Plain panel titles: seaborn's margin titles squeezed these panels to slivers.
-    grid.set_titles(template="{row_name} data\n{col_name} states", size=9)
+    grid.set_titles(template=titles, size=9)
     grid.set_axis_labels("epoch", "loss (nats, log)")
     for ax in grid.axes.flat:
         ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     _log_loss_axes(grid, chance, top=max(10.0, 1.5 * float(epochs["loss"].max())))
     sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, title=None, frameon=False)
+    return grid
+
+
+def loss_per_epoch(epochs: pd.DataFrame, chance: float, confidence: float, bptt: int) -> plt.Figure:
+    """epochs: data_type, initial_state_type, epoch, replicate, pass, loss (grid cells at one bptt)."""
+    grid = _loss_per_epoch_panels(epochs, chance, confidence, row="data_type",
+                                  titles="{row_name} data\n{col_name} states", columns_per_width=3, height=1.7)
     grid.figure.suptitle(f"Mean loss per epoch with and without weight updates (bptt {bptt})", y=1.05)
     _chance_note(grid.figure, chance, f"bands: {confidence:.0%} t-interval across seeds")
     return grid.figure
@@ -130,18 +138,8 @@ def loss_last_epoch(last_epoch: pd.DataFrame, chance: float, confidence: float, 
 def real_loss_per_epoch(epochs: pd.DataFrame, chance: float, confidence: float, dataset: str, classes: int,
                         bptt: int) -> plt.Figure:
     """epochs: protocol, initial_state_type, epoch, replicate, pass, loss (the real-data cells of one data set)."""
-    grid = sns.relplot(
-        data=epochs.assign(**{"pass": epochs["pass"].map(PASS_LABELS)}), kind="line", x="epoch", y="loss",
-        hue="pass", style="pass", markers=True, dashes=False, row="protocol", col="initial_state_type",
-        hue_order=[PASS_LABELS[p] for p in PASS_ORDER], errorbar=interval_of(confidence, LOSS_FLOOR),
-        height=1.9, aspect=WIDTH / 2 / 1.9,
-    )
-    grid.set_titles(template="protocol {row_name}\n{col_name} states", size=9)
-    grid.set_axis_labels("epoch", "loss (nats, log)")
-    for ax in grid.axes.flat:
-        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-    _log_loss_axes(grid, chance, top=max(10.0, 1.5 * float(epochs["loss"].max())))
-    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, title=None, frameon=False)
+    grid = _loss_per_epoch_panels(epochs, chance, confidence, row="protocol",
+                                  titles="protocol {row_name}\n{col_name} states", columns_per_width=2, height=1.9)
     # Title and note placed in inches above the panels, so that they clear each other however many rows there are.
     height = grid.figure.get_figheight()
     _chance_note(grid.figure, chance, f"bands: {confidence:.0%} t-interval across seeds")

@@ -227,14 +227,12 @@ def all_claims(results: Results, params: Params) -> list[Claim]:
     return claims
 
 
-
 def accuracy_gap_claim(results: Results, title: str, cell: str, *, gap_expected: bool) -> Claim:
     """A gap between the update and the frozen pass (gap_expected) or its absence, judged on the paired accuracy
     gap against the margin: on real data a network may learn the input, so the symptom is the gap itself."""
-    open_gap, closed_gap = "the accuracy gap (updating minus frozen) has an interval above", "its interval lies under"
-    rule = (f"{open_gap} the margin ({results.margin:g}); does not hold when {closed_gap} it" if gap_expected else
-            f"the accuracy gap (updating minus frozen) has an interval under the margin ({results.margin:g}); does "
-            "not hold when its interval lies above it")
+    holds_when, fails_when = ("above", "under") if gap_expected else ("under", "above")
+    rule = (f"the accuracy gap (updating minus frozen) has an interval {holds_when} the margin ({results.margin:g}); "
+            f"does not hold when its interval lies {fails_when} it")
     if missing := _missing(results, title, rule, cell):
         return missing
     gap = results.interval(cell, "accuracy_gap")

@@ -26,6 +26,7 @@ from stages.evaluate import PASSES
 from stages.findings import Claim, Results, all_claims, real_claims, remedy_cells, verdict_bptt
 from stages.io import atomic_path, read_json, require_file, write_table, write_text
 from stages.page import render_page
+from stages.realdata import num_classes
 from stages.params import REAL_DATASETS, Cell, Params, ParamsError, cells, load_params
 from stages.sweep import EVALUATE_STAGE
 from stages.stats import t_interval
@@ -189,9 +190,7 @@ def figure_tables(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, 
         "remedies": pd.concat(comparison, ignore_index=True),
         "onset": replicates[replicates["family"] == "onset"][["hidden_size", "learning_rate", "replicate",
                                                               "onset_epoch"]],
-        **{f"real_{dataset}": tables["epochs"][(tables["epochs"]["family"] == "real")
-                                               & (tables["epochs"]["data_type"] == dataset)]
-           for dataset in params.realdata.dataset},
+        **{f"real_{dataset}": real_rows(tables["epochs"], dataset) for dataset in params.realdata.dataset},
     }
 
 
@@ -247,9 +246,9 @@ def _onset_table(replicates: pd.DataFrame) -> str:
     return _md_table(["hidden units", "learning rate", "onset epoch per seed"], rows)
 
 
-def classes_of(sequences_dir: Path, dataset: str) -> int:
-    """The number of classes of a real data set, from its labels as the generate stage wrote them (0..C-1)."""
-    return int(load_split(sequences_dir / dataset, "train").labels.max()) + 1
+def real_rows(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """The rows of a tidy table that belong to the real-data cells of one data set."""
+    return table[(table["family"] == "real") & (table["data_type"] == dataset)]
 
 
 def timing_table(params: Params, timing_dir: Path) -> pd.DataFrame:
@@ -286,9 +285,7 @@ def _timing_section(timing: pd.DataFrame) -> str:
 
 def _real_section(params: Params, dataset: str, classes: int, summary: pd.DataFrame, replicates: pd.DataFrame,
                   figure_md) -> str:
-    shape, mine = REAL_DATASETS[dataset], replicates[(replicates["family"] == "real")
-                                                     & (replicates["data_type"] == dataset)]
-    first = mine.drop_duplicates("cell")
+    shape, first = REAL_DATASETS[dataset], real_rows(replicates, dataset).drop_duplicates("cell")
     rows = []
     for row in first.itertuples():
         rows.append([f"`{row.protocol}`", f"`{row.initial_state_type}`", str(row.optimizer_steps_per_epoch)]
@@ -471,11 +468,11 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
     confidence, margin = params.replicates.confidence, params.report.chance_margin
     toy = tables["replicates"][tables["replicates"]["family"] != "real"]
     claims = all_claims(Results(toy, confidence, NUM_CLASSES, margin), params)
-    real_classes = {dataset: classes_of(sequences_dir, dataset) for dataset in params.realdata.dataset}
+    # The number of classes from the labels the generate stage wrote, never assumed.
+    real_classes = {dataset: num_classes(load_split(sequences_dir / dataset, "train"))
+                    for dataset in params.realdata.dataset}
     for dataset, classes in real_classes.items():
-        mine = tables["replicates"][(tables["replicates"]["family"] == "real")
-                                    & (tables["replicates"]["data_type"] == dataset)]
-        claims += real_claims(Results(mine, confidence, classes, margin), dataset)
+        claims += real_claims(Results(real_rows(tables["replicates"], dataset), confidence, classes, margin), dataset)
     tables["claims"] = pd.DataFrame([dataclasses.asdict(claim) for claim in claims])
     per_figure = figure_tables(params, tables)
     per_figure["inputs"] = tables["inputs"]
