@@ -1,8 +1,12 @@
-"""Intervals across replicate seeds: the mean with a Student-t confidence interval.
+"""Statistics across replicate seeds: intervals that stay inside the range of their quantity, one-sided tests,
+Holm's correction and the seeds a finding would need.
 
-Seeds are few (the quick profile trains 3), so the interval uses Student's t with n - 1 degrees of freedom rather
-than a normal or bootstrap interval, which would be too narrow at this n. The t quantile is computed here (by
-bisection on the regularised incomplete beta function) so that the study needs no SciPy.
+The unit of replication is the seed. Each seed's score is already an average over its sequences and over several
+independent draws of initial states (stage `evaluate`), so the spread across seeds holds both the seed-to-seed and
+the evaluation noise; an interval over seeds therefore needs no model of either. Seeds are few (3 by default), so the
+interval is Student's t with n - 1 degrees of freedom (SciPy's distribution), intersected with the range of the
+quantity (an accuracy in [0, 1], a loss at or above 0, a paired accuracy difference in [-1, 1]): the true mean lies
+in that range, so the intersection covers it whenever the t-interval does and never claims an impossible value.
 """
 
 from __future__ import annotations
@@ -12,6 +16,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from scipy import stats as scipy_stats
+
+UNBOUNDED = (-math.inf, math.inf)
+ACCURACY = (0.0, 1.0)
+ACCURACY_DIFFERENCE = (-1.0, 1.0)
+NON_NEGATIVE = (0.0, math.inf)
 
 
 @dataclass(frozen=True)
@@ -20,6 +30,7 @@ class Interval:
     low: float
     high: float
     n: int
+    sd: float = math.nan  # sample standard deviation across seeds (ddof 1)
 
     @property
     def half_width(self) -> float:
@@ -28,41 +39,9 @@ class Interval:
     def text(self, digits: int = 3) -> str:
         if math.isnan(self.mean):
             return "n/a"
+        if math.isnan(self.low):
+            return f"{self.mean:.{digits}f}"
         return f"{self.mean:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
-
-
-def _beta_continued_fraction(a: float, b: float, x: float) -> float:
-    # Lentz's method for the continued fraction of the incomplete beta function.
-    tiny, term_c, term_d = 1e-300, 1.0, 1.0 - (a + b) * x / (a + 1)
-    term_d = 1.0 / (term_d if abs(term_d) > tiny else tiny)
-    result = term_d
-    for m in range(1, 300):
-        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
-            term_d = 1.0 + numerator * term_d
-            term_d = 1.0 / (term_d if abs(term_d) > tiny else tiny)
-            term_c = 1.0 + numerator / term_c
-            term_c = term_c if abs(term_c) > tiny else tiny
-            result *= term_d * term_c
-        if abs(term_d * term_c - 1.0) < 1e-15:
-            break
-    return result
-
-
-def _regularised_beta(a: float, b: float, x: float) -> float:
-    if x <= 0:
-        return 0.0
-    if x >= 1:
-        return 1.0
-    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
-    if x < (a + 1) / (a + b + 2):
-        return front * _beta_continued_fraction(a, b, x) / a
-    return 1.0 - front * _beta_continued_fraction(b, a, 1 - x) / b
-
-
-def t_cdf(value: float, degrees: int) -> float:
-    tail = 0.5 * _regularised_beta(degrees / 2, 0.5, degrees / (degrees + value * value))
-    return 1 - tail if value > 0 else tail
 
 
 @lru_cache(maxsize=None)  # the report asks for the same few (level, n) pairs thousands of times
@@ -70,22 +49,69 @@ def t_quantile(probability: float, degrees: int) -> float:
     """The value below which Student's t with `degrees` degrees of freedom falls with `probability`."""
     if not 0 < probability < 1 or degrees < 1:
         raise ValueError(f"t_quantile: need 0 < probability < 1 and degrees >= 1, got {probability}, {degrees}")
-    low, high = -1e4, 1e4
-    for _ in range(200):
-        middle = (low + high) / 2
-        low, high = (middle, high) if t_cdf(middle, degrees) < probability else (low, middle)
-    return (low + high) / 2
+    return float(scipy_stats.t.ppf(probability, degrees))
 
 
-def t_interval(values, confidence: float) -> Interval:
-    """Mean of `values` (NaNs dropped) and its two-sided Student-t interval at `confidence`."""
+def _clean(values) -> np.ndarray:
     data = np.asarray(values, dtype=float)
-    data = data[~np.isnan(data)]
+    return data[~np.isnan(data)]
+
+
+def t_interval(values, confidence: float, bounds: tuple[float, float] = UNBOUNDED) -> Interval:
+    """Mean of `values` (NaNs dropped) and its two-sided Student-t interval at `confidence`, intersected with
+    `bounds`, the range the quantity can take."""
+    data = _clean(values)
     n = len(data)
     if n == 0:
         return Interval(math.nan, math.nan, math.nan, 0)
     mean = float(data.mean())
     if n == 1:
         return Interval(mean, math.nan, math.nan, 1)
-    half = t_quantile(0.5 + confidence / 2, n - 1) * float(data.std(ddof=1)) / math.sqrt(n)
-    return Interval(mean, mean - half, mean + half, n)
+    sd = float(data.std(ddof=1))
+    half = t_quantile(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
+    low, high = bounds
+    return Interval(mean, max(mean - half, low), min(mean + half, high), n, sd)
+
+
+def one_sided_p(values, threshold: float, alternative: str) -> float:
+    """p-value of the one-sided t-test across seeds that the mean lies above ('greater') or below ('less')
+    `threshold`. All seeds equal: 0 when they lie on the alternative's side, 1 otherwise."""
+    if alternative not in ("greater", "less"):
+        raise ValueError(f"alternative: 'greater' or 'less', got {alternative!r}")
+    data = _clean(values)
+    if len(data) < 2:
+        return math.nan
+    if np.ptp(data) <= 1e-12 * max(1.0, float(np.abs(data).max())):  # equal up to float rounding
+        beyond = data[0] > threshold if alternative == "greater" else data[0] < threshold
+        return 0.0 if beyond else 1.0
+    return float(scipy_stats.ttest_1samp(data, threshold, alternative=alternative).pvalue)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error rate), in the order given; NaNs stay NaN."""
+    indexed = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    adjusted = [math.nan] * len(p_values)
+    running, m = 0.0, len(indexed)
+    for rank, (p, index) in enumerate(indexed):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[index] = running
+    return adjusted
+
+
+def seeds_needed(values, threshold: float, alpha: float, power: float = 0.8, most: int = 1000) -> int | None:
+    """The number of seeds at which a two-sided t-test at level `alpha` would tell the mean from `threshold` with
+    probability `power`, if the true mean and spread were those observed in `values` (noncentral t). None when the
+    observed mean sits on the threshold or the spread is unknown, or when more than `most` seeds would be needed."""
+    data = _clean(values)
+    if len(data) < 2:
+        return None
+    distance, sd = abs(float(data.mean()) - threshold), float(data.std(ddof=1))
+    if distance == 0 or sd == 0 or math.isnan(sd):
+        return None if distance == 0 else len(data)
+    for n in range(2, most + 1):
+        critical = scipy_stats.t.ppf(1 - alpha / 2, n - 1)
+        shift = distance / sd * math.sqrt(n)
+        achieved = scipy_stats.nct.sf(critical, n - 1, shift) + scipy_stats.nct.cdf(-critical, n - 1, shift)
+        if achieved >= power:
+            return n
+    return None
