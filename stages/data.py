@@ -79,6 +79,14 @@ def generate_dataset(data: DataParams, data_type: str, replicates: int) -> dict[
     return dataset
 
 
+def num_classes(sequences: SequenceSet) -> int:
+    """The number of classes a model must output for these labels, which run 0..C-1: the largest label plus one
+    (a split that happened to lack the last class would still need its output)."""
+    if sequences.labels.size == 0:
+        raise ValueError("sequences: no labels, so no number of classes")
+    return int(sequences.labels.max()) + 1
+
+
 def save_dataset(dataset: dict[str, SequenceSet], folder: Path) -> None:
     for split, sequences in dataset.items():
         # .npy rather than .npz: a zip archive stamps the time into its bytes, which would churn dvc.lock.
@@ -107,4 +115,5 @@ def check_replicates(sequences: SequenceSet, params: Params, folder: str | Path,
     if sequences.inputs.shape[2] != steps:
         raise ParamsError(f"{length_key}: {steps} but {folder} holds sequences of {sequences.inputs.shape[2]} steps")
     if sequences.inputs.shape[3] != features:
-        raise ParamsError(f"data.input_size: {features} but {folder} holds {sequences.inputs.shape[3]} features per step")
+        raise ParamsError(
+            f"data.input_size: {features} but {folder} holds {sequences.inputs.shape[3]} features per step")

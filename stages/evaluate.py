@@ -9,6 +9,11 @@ initial states come from, or in the data:
 - `train_zero`: the training sequences from zero initial states;
 - `heldout`: sequences drawn independently of the training ones, from fresh initial states.
 
+Where the states are random, the fresh-state pass over the training sequences averages `evaluate.draws` independent
+draws of them (forward-only, so cheap beside training): a seed's frozen score then rests on draws x sequences
+outcomes, not on one draw of 16. Every pass is scored per sequence at its last step (primary) and per chunk
+(secondary).
+
 If the claim holds, on `SameRandom` data the replayed states recover part of the updating loss and fresh ones do
 not. The metrics file also carries the last training epoch's update-pass and frozen-pass losses, so
 `dvc metrics show` puts the gap and the held-out score side by side.
@@ -43,7 +48,8 @@ def load_model(path: Path, params: Params, cell: Cell, device: torch.device) -> 
     # weights_only: a checkpoint is data, never code to execute.
     checkpoint = torch.load(require_file(path, "model checkpoint"), map_location=device, weights_only=True)
     config = ModelConfig(**checkpoint["model_config"])
-    expected = (sequence_shape(params, cell.data_type)[1], cell.hidden_size, params.model.num_layers, cell.cell, params.replicates.count)
+    expected = (sequence_shape(params, cell.data_type)[1], cell.hidden_size, params.model.num_layers, cell.cell,
+                params.replicates.count)
     found = (config.input_size, config.hidden_size, config.num_layers, config.cell, config.replicas)
     if found != expected:
         raise ParamsError(
@@ -55,13 +61,25 @@ def load_model(path: Path, params: Params, cell: Cell, device: torch.device) -> 
     return model.eval(), list(checkpoint["last_update_states"])
 
 
-def _scores(result) -> dict[str, list[float]]:
+def _scores(result, draws: int, sequences: int) -> dict:
+    # Sequence level (primary): each sequence's prediction at its last step, after it has been read whole.
+    # Chunk level (secondary): the prediction at the end of every chunk, as the write-up scores its passes.
     return {
-        "loss": result.mean_loss.tolist(),
-        "accuracy": result.mean_accuracy.tolist(),
-        "final_step_loss": result.final_step_loss.tolist(),
         "final_step_accuracy": result.final_step_accuracy.tolist(),
+        "final_step_loss": result.final_step_loss.tolist(),
+        "accuracy": result.mean_accuracy.tolist(),
+        "loss": result.mean_loss.tolist(),
+        "draws": draws,
+        "sequences_per_draw": sequences,
     }
+
+
+def draws_of(cell: Cell, params: Params, source: str) -> int:
+    """Independent draws of initial states that a pass averages over: `evaluate.draws` for the training sequences
+    from fresh random states; one elsewhere. Fixed states (zero, learned, replayed) would repeat the same pass, and
+    held-out sequences are themselves independent draws, so their number (`data.heldout_examples_per_class`) buys
+    the same precision without reading a sequence twice."""
+    return params.evaluate.draws if source == "train_fresh" and cell.initial_state_type == "Random" else 1
 
 
 def evaluate_cell(
@@ -72,7 +90,8 @@ def evaluate_cell(
     splits: dict[str, SequenceSet],
     history: pd.DataFrame,
 ) -> dict:
-    """Per replicate (lists in replicate order): each frozen pass's scores, and the last epoch's training losses."""
+    """Per replicate (lists in replicate order): each frozen pass's scores, averaged over its sequences and over the
+    draws of initial states (`draws_of`), and the last epoch's training scores."""
     configure_numerics(params)
     device = next(model.parameters()).device
     settings = pass_kwargs(params, cell)
@@ -91,23 +110,25 @@ def evaluate_cell(
         "last_epoch": {
             "update_pass_loss": last["update_pass_loss"].tolist(),
             "frozen_pass_loss": last["frozen_pass_loss"].tolist(),
+            "update_final_step_accuracy": last["update_final_step_accuracy"].tolist(),
             "gap": (last["frozen_pass_loss"] - last["update_pass_loss"]).tolist(),
         }
     }
     with torch.no_grad():
         for name, (split, source) in sources.items():
-            data = splits[split]
-            result = run_pass(
-                model, torch.from_numpy(data.inputs).to(device), torch.from_numpy(data.labels).to(device), source,
-                where=f"cell {cell.name}, evaluation {name}", **settings,
-            )
-            metrics[name] = _scores(result)
+            data, draws = splits[split], draws_of(cell, params, name)
+            # The draws side by side as more sequences of one batch: one forward pass, each copy of a sequence
+            # with its own initial state.
+            inputs = torch.from_numpy(data.inputs).to(device).repeat(1, draws, 1, 1)
+            labels = torch.from_numpy(data.labels).to(device).repeat(1, draws)
+            result = run_pass(model, inputs, labels, source, where=f"cell {cell.name}, evaluation {name}", **settings)
+            metrics[name] = _scores(result, draws, data.labels.shape[1])
     # Scalars for `dvc metrics show` and `dvc exp show`, which do not average lists.
     metrics["mean"] = {
         "update_pass_loss": sum(metrics["last_epoch"]["update_pass_loss"]) / len(last),
         "frozen_pass_loss": sum(metrics["last_epoch"]["frozen_pass_loss"]) / len(last),
         **{f"{name}_loss": sum(metrics[name]["loss"]) / len(last) for name in PASSES},
-        "heldout_accuracy": sum(metrics["heldout"]["accuracy"]) / len(last),
+        "heldout_accuracy": sum(metrics["heldout"]["final_step_accuracy"]) / len(last),
     }
     return metrics
 
@@ -138,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.out, metrics)
     if args.timing is not None:
         write_timing(args.timing, time.perf_counter() - started, device)
-    print(f"[{cell.name}] mean frozen loss: " + ", ".join(f"{name} {metrics['mean'][name + '_loss']:.4f}" for name in PASSES))
+    losses = ", ".join(f"{name} {metrics['mean'][name + '_loss']:.4f}" for name in PASSES)
+    print(f"[{cell.name}] mean frozen loss: {losses}")
     return 0
 
 

@@ -73,7 +73,8 @@ class ReplicaClassifier(nn.Module):
     def layer_weights(self, layer: int) -> tuple[torch.Tensor, ...]:
         return tuple(getattr(self, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
-    def forward(self, chunk: torch.Tensor, state: torch.Tensor, *, every_step: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, chunk: torch.Tensor, state: torch.Tensor, *,
+                every_step: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """chunk (S, B, T, I), state (S, L, B, W) -> logits (S, B, C) at the last step or (S, B, T, C), new state."""
         hidden = self.config.hidden_size
         features, last_states = chunk, []

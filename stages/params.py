@@ -95,6 +95,7 @@ class TrainParams:
 @dataclass(frozen=True)
 class EvaluateParams:
     seed: int  # initial states of the evaluation passes (fresh, never the training ones)
+    draws: int  # independent draws of fresh initial states averaged in each random-state pass (forward-only)
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,7 @@ class ReportParams:
     verdict_bptt: int  # claims are judged at this bptt size (the write-up's 10), else at the smallest swept
     onset_loss: float  # onset epoch: the first whose mean updating loss is below this
     relearn_loss: float  # re-learning: updates into an epoch until one update's loss is first below this
+    power: float  # seeds needed: the count at which an inconclusive finding would be decided with this probability
     sequences_shown: int  # sequences per class drawn in the input figure
     steps_shown: int  # leading time steps drawn in the input figure
     figure_dpi: int
@@ -181,7 +183,7 @@ _POSITIVE = {
     "train.epochs", "train.learning_rate", "train.grad_clip", "train.log_every", "train.interleave_groups",
     "train.burn_in_steps",
     "report.sequences_shown", "report.steps_shown", "report.figure_dpi", "report.verdict_bptt", "report.onset_loss",
-    "report.relearn_loss",
+    "report.relearn_loss", "report.power", "evaluate.draws",
     "sweep.bptt_size", "remedies.bptt_size", "architecture.bptt_size", "onset.hidden_size", "onset.learning_rate",
     "onset.bptt_size", "realdata.bptt_size",
 }
@@ -294,6 +296,8 @@ def _check_consistency(params: Params) -> None:
         for data_type in used:
             if data_type not in generated:
                 raise ParamsError(f"{key}: {data_type!r} is not generated; add it to sweep.data_type {list(generated)}")
+    if not 0 < params.report.power < 1:
+        raise ParamsError(f"report.power: must lie between 0 and 1, got {params.report.power!r}")
     if not 0 < params.replicates.confidence < 1:
         raise ParamsError(f"replicates.confidence: must lie between 0 and 1, got {params.replicates.confidence!r}")
     if params.replicates.count < 2:
@@ -349,23 +353,11 @@ class Cell:
 
     @property
     def key(self) -> str:
-        parts = {
-            "grid": (self.data_type, self.initial_state_type, self.bptt_size),
-            "remedy": (self.protocol, self.data_type, self.initial_state_type),
-            "architecture": (self.cell, self.data_type, self.initial_state_type),
-            "onset": (self.hidden_size, self.learning_rate),
-            "real": (self.data_type, self.protocol, self.initial_state_type),
-        }[self.family]
-        return "-".join(str(part) for part in parts)
+        return "-".join(str(getattr(self, axis)) for axis in _AXES[self.family])
 
     @property
     def name(self) -> str:
         return f"{self.family}/{self.key}"
-
-    @property
-    def real(self) -> bool:
-        """Trained on a real data set (its `data_type` names it) rather than on a toy mode."""
-        return self.data_type in REAL_DATASETS
 
 
 FAMILIES = ("grid", "remedy", "architecture", "onset", "real")
@@ -413,6 +405,34 @@ def cells(params: Params, family: str | None = None) -> list[Cell]:
             for d in real.dataset for p in real.protocol for s in real.initial_state_type
         ]
     return found
+
+
+# The axes that name a cell of each family (the matrix axes of its stage in dvc.yaml), with their vocabularies.
+_AXES = {
+    "grid": {"data_type": DATA_TYPES, "initial_state_type": INITIAL_STATE_TYPES, "bptt_size": int},
+    "remedy": {"protocol": PROTOCOLS[1:], "data_type": DATA_TYPES, "initial_state_type": INITIAL_STATE_TYPES},
+    "architecture": {"cell": RNN_CELLS, "data_type": DATA_TYPES, "initial_state_type": INITIAL_STATE_TYPES},
+    "onset": {"hidden_size": int, "learning_rate": float},
+    "real": {"data_type": tuple(REAL_DATASETS), "protocol": PROTOCOLS, "initial_state_type": INITIAL_STATE_TYPES},
+}
+
+
+def cell_name(family: str, **axes: Any) -> str:
+    """The name (family/key) of the cell of `family` with these axis values, spelled as `Cell.name` spells it.
+
+    Code that refers to a cell by its settings goes through here, so a misspelt family, axis or value fails loudly
+    instead of reading as a cell that is merely not part of this run."""
+    if family not in _AXES:
+        raise ValueError(f"cell_name: unknown family {family!r}; expected one of {', '.join(_AXES)}")
+    expected = _AXES[family]
+    if set(axes) != set(expected):
+        raise ValueError(f"cell_name: {family} cells are named by {', '.join(expected)}; got {', '.join(axes)}")
+    for axis, vocabulary in expected.items():
+        value = axes[axis]
+        known = isinstance(value, vocabulary) if isinstance(vocabulary, type) else value in vocabulary
+        if not known:
+            raise ValueError(f"cell_name: {family}.{axis} = {value!r} is not a known value")
+    return f"{family}/" + "-".join(str(axes[axis]) for axis in expected)
 
 
 def find_cell(params: Params, name: str) -> Cell:

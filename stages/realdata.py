@@ -210,11 +210,3 @@ def replicated(dataset: dict[str, SequenceSet], replicates: int) -> dict[str, Se
                            labels=np.stack([sequences.labels] * replicates))
         for split, sequences in dataset.items()
     }
-
-
-def num_classes(sequences: SequenceSet) -> int:
-    """The number of classes a model must output for these labels, which run 0..C-1: the largest label plus one
-    (a split that happened to lack the last class would still need its output)."""
-    if sequences.labels.size == 0:
-        raise ValueError("sequences: no labels, so no number of classes")
-    return int(sequences.labels.max()) + 1

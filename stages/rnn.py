@@ -120,7 +120,8 @@ class LSTMChunk(torch.autograd.Function):
         steps, replicas, batch, four_hidden = gates.shape
         hidden = four_hidden // 4
         features = inputs.shape[-1]
-        i, f, g, o = gates[..., :hidden], gates[..., hidden: 2 * hidden], gates[..., 2 * hidden: 3 * hidden], gates[..., 3 * hidden:]
+        i, f = gates[..., :hidden], gates[..., hidden: 2 * hidden]
+        g, o = gates[..., 2 * hidden: 3 * hidden], gates[..., 3 * hidden:]
         tanh_c = torch.tanh(cells[1:])
         into_cell = o * (1 - tanh_c * tanh_c)  # d c_t / d h_t path: h = o tanh(c)
         cell_factors = torch.cat([g * i * (1 - i), cells[:-1] * f * (1 - f), i * (1 - g * g)], dim=-1)

@@ -4,7 +4,7 @@ Each worker trains and evaluates its share of the cells (round-robin over the ce
 remote already holds, then pushes its outputs and run records. The coordinator's `dvc repro --pull` afterwards finds
 every cell in the run-cache and only aggregates and reports.
 
-    python -m stages.sweep list                               # the stages of every cell, e.g. train@<key>, evaluate@<key>
+    python -m stages.sweep list        # the stages of every cell, e.g. train@<key>, evaluate@<key>
     python -m stages.sweep run --share 0 --of 4               # this worker's quarter of the cells, then push
     python -m stages.sweep run --share $SLURM_ARRAY_TASK_ID --of $SLURM_ARRAY_TASK_COUNT --dry-run
     dvc repro --pull                                          # the coordinator, once every worker has finished

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stages.data import SequenceSet, check_replicates, load_split
+from stages.data import SequenceSet, check_replicates, load_split, num_classes
 from stages.io import atomic_path, write_json, write_table
 from stages.model import ModelConfig, ReplicaClassifier, initial_states
 from stages.params import Cell, Params, ParamsError, find_cell, load_params, sequence_shape
@@ -137,6 +137,9 @@ def _epoch_rows(epoch: int, updating: PassResult, frozen: PassResult) -> list[di
             "update_pass_accuracy": float(updating.mean_accuracy[replicate]),
             "frozen_pass_loss": float(frozen.mean_loss[replicate]),
             "frozen_pass_accuracy": float(frozen.mean_accuracy[replicate]),
+            # Sequence level: each sequence's prediction at its last step, after it has been read whole.
+            "update_final_step_loss": float(updating.final_step_loss[replicate]),
+            "update_final_step_accuracy": float(updating.final_step_accuracy[replicate]),
             "frozen_final_step_loss": float(frozen.final_step_loss[replicate]),
             "frozen_final_step_accuracy": float(frozen.final_step_accuracy[replicate]),
             "updates": len(updating.losses),
@@ -160,8 +163,8 @@ def train_cell(
     resume from it if it matches."""
     device = resolve_device(params.train.device)
     configure_numerics(params)
-    num_classes = int(sequences.labels.max()) + 1
-    model = build_model(params, cell, num_classes, device)
+    classes = num_classes(sequences)
+    model = build_model(params, cell, classes, device)
     optimizer = make_optimizer(model, learning_rate=cell.learning_rate, weight_decay=params.train.weight_decay)
     inputs = torch.from_numpy(sequences.inputs).to(device)
     labels = torch.from_numpy(sequences.labels).to(device)
@@ -276,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cell", required=True, help="family/key, e.g. grid/SameRandom-Random-10")
     parser.add_argument("--data", required=True, type=Path, help="folder written by the generate stage")
     parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--checkpoint", type=Path, help="per-epoch checkpoint: resumed if it matches, removed at the end")
+    parser.add_argument("--checkpoint", type=Path,
+                        help="per-epoch checkpoint: resumed if it matches, removed at the end")
     parser.add_argument("--timing", type=Path, help="JSON file for the wall time of the cell's epochs")
     args = parser.parse_args(argv)
     try:

@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 
 REPO = Path(__file__).resolve().parents[1]
 # What a clean clone holds that the pipeline needs; DVC itself is initialised fresh in the temporary repository.
-PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "pyproject.toml"]
+PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "pyproject.toml", "CITATION.cff"]
 
 TINY = {
     "data": {"input_size": 1, "examples_per_class": 4, "heldout_examples_per_class": 2, "seq_size": 40, "seed": 0},
@@ -26,7 +26,7 @@ TINY = {
     "train": {"epochs": 2, "learning_rate": 0.01, "weight_decay": 0.0, "grad_clip": 1.0, "loss_on": "last",
               "interleave_groups": 2, "burn_in_steps": 15, "seed": 0, "device": "cpu", "flush_denormal": True,
               "threads": 0, "log_every": 1},
-    "evaluate": {"seed": 1},
+    "evaluate": {"seed": 1, "draws": 2},
     "sweep": {"data_type": ["SameRandom", "DiffDistRandom"], "initial_state_type": ["Zeros", "Random"],
               "bptt_size": [10]},
     "remedies": {"protocol": ["per_sequence", "interleaved"], "data_type": ["SameRandom", "DiffDistRandom"],
@@ -34,8 +34,8 @@ TINY = {
     "architecture": {"cell": ["LSTM"], "data_type": ["SameRandom"], "initial_state_type": ["Random"], "bptt_size": 10},
     "onset": {"hidden_size": [8], "learning_rate": [0.01], "data_type": "SameRandom", "initial_state_type": "Random",
               "bptt_size": 10},
-    "realdata": {"dataset": ["ACSF1"], "protocol": ["per_chunk"], "initial_state_type": ["Random"], "bptt_size": 20},
-    "report": {"chance_margin": 0.1, "verdict_bptt": 10, "onset_loss": 0.3, "relearn_loss": 0.3,
+    "realdata": {"dataset": ["ACSF1"], "protocol": ["per_chunk"], "initial_state_type": ["Random"], "bptt_size": 73},
+    "report": {"chance_margin": 0.1, "verdict_bptt": 10, "onset_loss": 0.3, "relearn_loss": 0.3, "power": 0.8,
                "sequences_shown": 1, "steps_shown": 20, "figure_dpi": 40},
 }
 

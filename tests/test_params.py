@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from stages import evaluate, generate, report, train
-from stages.params import ParamsError, cells, load_params, parse_params
+from stages.params import _AXES, ParamsError, cell_name, cells, load_params, parse_params
 
 
 def test_shipped_params_are_valid():
@@ -136,9 +136,26 @@ def test_cells_follow_dvc_matrix_order_and_names(tiny_raw):
     assert [cell.name for cell in cells(params, "architecture")] == ["architecture/LSTM-SameRandom-Random"]
     assert [cell.name for cell in cells(params, "onset")] == ["onset/8-0.01"]
     assert [cell.name for cell in cells(params, "real")] == ["real/ACSF1-per_chunk-Random"]
-    assert cells(params, "real")[0].real and not cells(params, "grid")[0].real
     assert all(cell.protocol == "per_chunk" for cell in cells(params, "grid"))
     assert cells(params, "onset")[0].hidden_size == 8 and cells(params, "onset")[0].learning_rate == 0.01
+
+
+def test_cell_names_built_from_settings_are_the_names_of_the_cells(tiny_raw):
+    params = parse_params(tiny_raw)
+    for cell in cells(params):
+        axes = {axis: getattr(cell, axis) for axis in _AXES[cell.family]}
+        assert cell_name(cell.family, **axes) == cell.name
+
+
+@pytest.mark.parametrize("family, axes", [
+    ("grid", {"data_type": "SameRandm", "initial_state_type": "Random", "bptt_size": 10}),  # misspelt mode
+    ("grid", {"data_type": "SameRandom", "initial_state_type": "Random"}),  # an axis missing
+    ("remedies", {"protocol": "stateless", "data_type": "SameRandom", "initial_state_type": "Random"}),
+    ("remedy", {"protocol": "per_chunk", "data_type": "SameRandom", "initial_state_type": "Random"}),
+])
+def test_a_misspelt_cell_fails_loudly_instead_of_reading_as_absent(family, axes):
+    with pytest.raises(ValueError, match="cell_name"):
+        cell_name(family, **axes)
 
 
 def _write(tmp_path: Path, raw: dict) -> Path:
@@ -154,7 +171,8 @@ def _stage_calls(tmp_path: Path, params: Path) -> dict:
     out = tmp_path / "out"
     return {
         "generate": (generate.main, ["--params", str(params), "--data-type", "SameRandom", "--out", str(out)]),
-        "train": (train.main, ["--params", str(params), *CELL_ARGS, "--data", str(tmp_path / "seq"), "--out", str(out)]),
+        "train": (train.main, ["--params", str(params), *CELL_ARGS, "--data", str(tmp_path / "seq"),
+                               "--out", str(out)]),
         "evaluate": (evaluate.main, ["--params", str(params), *CELL_ARGS, "--data", str(tmp_path / "seq"),
                                      "--model", str(tmp_path / "model"), "--out", str(out)]),
         "report": (report.main, ["--params", str(params), "--sequences", str(tmp_path / "seq"), "--train",

@@ -10,7 +10,8 @@ import pytest
 
 from stages import realdata
 from stages.params import REAL_DATASETS
-from stages.realdata import load_real_dataset, num_classes, replicated
+from stages.data import num_classes
+from stages.realdata import load_real_dataset, replicated
 
 # Outside CI a developer may not have installed the package that ships the files: skip there. Under CI the
 # package is a project dependency, so its absence must fail the tests, not skip them. (The check finds the
