@@ -1,41 +1,93 @@
-"""The claims table: each claim of the write-up (and of this study), its numbers with intervals, and a verdict.
+"""Findings and controls: what the study claims, each decided from the per-seed numbers by a stated comparison.
 
-Every verdict is computed from the per-seed results by a stated rule; none is typed by hand. With C classes and a
-margin m (`report.chance_margin`):
+- A **finding** rests on one comparison (or, for a remedy, two): a per-seed quantity against a threshold, in a stated
+  direction. Its two-sided t-test across seeds decides it: *holds* when the mean lies significantly on the finding's
+  side of the threshold, *does not hold* when it lies significantly on the other side, *inconclusive* otherwise (with
+  the seeds that the observed spread says would decide it). The **primary** findings (the write-up's headline, the
+  mechanism, the write-up's zero-state remark, the gap on real recordings) are one family: their p-values are
+  corrected together by Holm's method. The others are secondary and read at the unadjusted level.
+- A finding whose precondition fails (the network never fitted the update pass, so there is no gap to explain) is
+  *not tested*, with the reason; a finding whose cells are not part of this run is *not in this run*.
+- A **control** is true by construction (identical inputs and states give identical predictions; random states
+  carry no label); it checks the pipeline, not the write-up, and is listed apart with its expected value.
 
-- the *updating loss* (what the write-up plots) is *below chance* when its whole confidence interval lies below
-  ln(C) - m nats, and *not below chance* when its whole interval lies at or above that;
-- whether a pass *classifies* (the frozen pass, the held-out sequences, the replayed states) is judged on its
-  accuracy: *above chance* when the whole interval lies above 1/C + m, *not above chance* when the whole interval
-  lies at or below it. Accuracy, not loss, because the loss of a network that is confidently wrong grows without
-  bound: frozen losses of one cell ranged from 1 to 14 nats across seeds and epochs, so an interval on their mean
-  says how confidently wrong the network was, not whether it classified;
-- anything else is undecided, and a claim resting on it is *inconclusive*.
-
-Differences between two measurements of the same seeds (a gap, a recovery) are paired: the interval is that of
-the per-seed differences. A claim whose cells are not part of this run reads *not in this run*.
+Thresholds: with C classes and the margin m = `report.chance_margin`, a score *classifies* when its accuracy lies
+above 1/C + m, a loss is *below chance* under ln C - m, and a difference *matters* when it exceeds m.
+Classification scores are sequence level: each sequence's prediction at its last step (stage `evaluate`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from stages.params import Params
-from stages.stats import Interval, t_interval
+from stages.params import Params, cell_name
+from stages.stats import (ACCURACY, ACCURACY_DIFFERENCE, NON_NEGATIVE, UNBOUNDED, Interval, holm, one_sided_p,
+                          seeds_needed, t_interval)
 
-HOLDS, FAILS, INCONCLUSIVE, ABSENT = "holds", "does not hold", "inconclusive", "not in this run"
+HOLDS, FAILS, INCONCLUSIVE, NOT_TESTED, ABSENT = (
+    "holds", "does not hold", "inconclusive", "not tested", "not in this run")
+PASSES, FAILS_CHECK = "passes", "fails"
+
+
+def bounds_of(metric: str) -> tuple[float, float]:
+    """The range a metric of the study can take, so that no interval leaves it."""
+    if metric.endswith("accuracy_gap") or metric.endswith("_recovery"):
+        return ACCURACY_DIFFERENCE
+    if metric.endswith("accuracy"):
+        return ACCURACY
+    if metric.endswith("loss"):
+        return NON_NEGATIVE
+    if metric == "onset_epoch":
+        return (1.0, math.inf)
+    return UNBOUNDED  # a loss gap (frozen minus updating) can take either sign without bound
 
 
 @dataclass(frozen=True)
-class Claim:
+class Comparison:
+    """One per-seed quantity against a threshold; the finding holds on the `holds_above` side."""
+
+    label: str
+    values: np.ndarray
+    bounds: tuple[float, float]
+    threshold: float
+    holds_above: bool
+
+    def p_value(self) -> float:
+        """Two-sided: the smaller one-sided p-value, doubled."""
+        p = min(one_sided_p(self.values, self.threshold, "greater"), one_sided_p(self.values, self.threshold, "less"))
+        return min(1.0, 2 * p)
+
+    def favourable(self) -> bool:
+        mean = float(np.nanmean(self.values))
+        return mean > self.threshold if self.holds_above else mean < self.threshold
+
+
+@dataclass(frozen=True)
+class Finding:
+    key: str  # short name, for the study's metrics file
     title: str
+    primary: bool
     verdict: str
-    evidence: str  # the measured numbers behind the verdict, with intervals
-    rule: str  # what makes it hold, in words
+    evidence: str  # the numbers behind the verdict, with intervals
+    rule: str  # the comparison it rests on, what is held equal, and when it holds
+    estimate: Interval | None = None  # the decisive quantity (the first comparison)
+    threshold: float = math.nan
+    p_value: float = math.nan  # two-sided, unadjusted (the largest of a compound finding's)
+    adjusted_p: float = math.nan  # Holm-adjusted among the primary findings; the p-value itself for the others
+    seeds_needed: int | None = None  # for an inconclusive finding: seeds that would decide it at the stated power
+    comparisons: tuple[Comparison, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class Control:
+    title: str
+    expected: str
+    measured: str
+    check: str  # PASSES | FAILS_CHECK | ABSENT
 
 
 class Results:
@@ -43,7 +95,8 @@ class Results:
 
     def __init__(self, replicates: pd.DataFrame, confidence: float, classes: int, margin: float) -> None:
         self.table, self.confidence = replicates, confidence
-        self.chance, self.margin = math.log(classes), margin
+        self.classes, self.margin = classes, margin
+        self.chance = math.log(classes)
         self.threshold = self.chance - margin  # nats
         self.chance_accuracy = 1 / classes
         self.accuracy_threshold = self.chance_accuracy + margin
@@ -56,205 +109,337 @@ class Results:
         return rows[metric].to_numpy(dtype=float)
 
     def interval(self, cell: str, metric: str) -> Interval:
-        return t_interval(self.values(cell, metric), self.confidence)
+        return t_interval(self.values(cell, metric), self.confidence, bounds_of(metric))
 
-    def paired(self, cell_a: str, metric_a: str, cell_b: str, metric_b: str) -> Interval:
-        """Interval of (a - b) over seeds: each seed's own difference."""
-        return t_interval(self.values(cell_a, metric_a) - self.values(cell_b, metric_b), self.confidence)
+    def text(self, cell: str, metric: str, digits: int = 3) -> str:
+        return self.interval(cell, metric).text(digits)
 
-    def below(self, interval: Interval) -> bool:
-        return interval.high < self.threshold
+    def compare(self, cell: str, metric: str, threshold: float, holds_above: bool, label: str = "") -> Comparison:
+        return Comparison(label or f"{metric} of `{cell}`", self.values(cell, metric), bounds_of(metric), threshold,
+                          holds_above)
 
-    def not_below(self, interval: Interval) -> bool:
-        return interval.low >= self.threshold
-
-    def above_chance(self, accuracy: Interval) -> bool:
-        return accuracy.low > self.accuracy_threshold
-
-    def not_above_chance(self, accuracy: Interval) -> bool:
-        return accuracy.high <= self.accuracy_threshold
+    def above_chance(self, cell: str, metric: str) -> bool:
+        return self.interval(cell, metric).low > self.accuracy_threshold
 
 
-def _verdict(holds: bool, fails: bool) -> str:
-    return HOLDS if holds else FAILS if fails else INCONCLUSIVE
-
-
-def _missing(results: Results, title: str, rule: str, *cells: str) -> Claim | None:
-    """The claim's 'not in this run' row when any of its cells is not part of this run, else None."""
-    absent = [cell for cell in cells if not results.has(cell)]
-    if not absent:
+def _absent(results: Results, key: str, title: str, rule: str, primary: bool, *cells: str) -> Finding | None:
+    """The finding's 'not in this run' row when any of its cells is not part of this run, else None."""
+    missing = [cell for cell in cells if not results.has(cell)]
+    if not missing:
         return None
-    verb = "is" if len(absent) == 1 else "are"
-    return Claim(title, ABSENT, f"{', '.join(f'`{cell}`' for cell in absent)} {verb} not part of this run", rule)
+    verb = "is" if len(missing) == 1 else "are"
+    return Finding(key, title, primary, ABSENT, f"{', '.join(f'`{c}`' for c in missing)} {verb} not part of this run",
+                   rule)
+
+
+def _pending(key: str, title: str, primary: bool, evidence: str, rule: str, *comparisons: Comparison) -> Finding:
+    """A finding whose comparisons are measured but not yet decided (`decide` does that, with the family's level)."""
+    first = comparisons[0]
+    return Finding(key, title, primary, INCONCLUSIVE, evidence, rule, t_interval(first.values, 0.95, first.bounds),
+                   first.threshold, max(c.p_value() for c in comparisons), comparisons=comparisons)
+
+
+def decide(findings: list[Finding], confidence: float, power: float) -> list[Finding]:
+    """Verdicts: the primary findings' p-values corrected together (Holm), the secondary ones at the plain level.
+    Every comparison of a finding must be decided favourably for it to hold; one decided against it is enough for
+    it not to hold. An inconclusive finding gets the seeds that would decide its undecided comparisons."""
+    alpha = 1 - confidence
+    tested = [i for i, f in enumerate(findings) if f.comparisons]
+    primary = [i for i in tested if findings[i].primary]
+    adjusted = dict(zip(primary, holm([findings[i].p_value for i in primary])))
+    decided = list(findings)
+    for i in tested:
+        finding = findings[i]
+        correction = len(primary) if finding.primary else 1
+        p_values = [c.p_value() for c in finding.comparisons]
+        if finding.primary:  # a primary finding rests on one comparison
+            p_values = [adjusted[i]]
+        settled = [p < alpha for p in p_values]
+        against = any(s and not c.favourable() for s, c in zip(settled, finding.comparisons))
+        all_for = all(s and c.favourable() for s, c in zip(settled, finding.comparisons))
+        verdict = FAILS if against else HOLDS if all_for else INCONCLUSIVE
+        needed = None
+        if verdict == INCONCLUSIVE:
+            # Planning at the level a new run would face: the Bonferroni step of Holm for a primary finding.
+            counts = [seeds_needed(c.values, c.threshold, alpha / correction, power)
+                      for s, c in zip(settled, finding.comparisons) if not s]
+            needed = None if any(n is None for n in counts) else max(counts)
+        # Estimate interval at the report's level, within the quantity's range.
+        first = finding.comparisons[0]
+        decided[i] = Finding(
+            finding.key, finding.title, finding.primary, verdict, finding.evidence, finding.rule,
+            t_interval(first.values, confidence, first.bounds), first.threshold, finding.p_value,
+            adjusted.get(i, finding.p_value), needed, finding.comparisons)
+    return decided
 
 
 def verdict_bptt(params: Params) -> int:
-    """Claims about the grid are judged at `report.verdict_bptt` (the write-up's 10), else the smallest swept."""
+    """Findings about the grid are judged at `report.verdict_bptt` (the write-up's 10), else at the smallest swept."""
     sizes = params.sweep.bptt_size
     return params.report.verdict_bptt if params.report.verdict_bptt in sizes else min(sizes)
 
 
-def gap_claim(results: Results, title: str, cell: str) -> Claim:
-    """The write-up's symptom in one cell: updating loss below chance while the frozen pass does not classify."""
-    rule = (f"updating loss below chance (interval under {results.threshold:.3f} nats) and frozen-pass accuracy not "
-            f"above chance (interval at or under {results.accuracy_threshold:.2f}); does not hold when the updating "
-            "loss is not below chance or the frozen pass classifies above chance")
-    if missing := _missing(results, title, rule, cell):
-        return missing
-    updating = results.interval(cell, "update_pass_loss")
-    frozen_accuracy = results.interval(cell, "frozen_pass_accuracy")
-    verdict = _verdict(results.below(updating) and results.not_above_chance(frozen_accuracy),
-                       results.not_below(updating) or results.above_chance(frozen_accuracy))
-    evidence = (f"`{cell}`: updating loss {updating.text()}, frozen loss "
-                f"{results.interval(cell, 'frozen_pass_loss').text()}; accuracy updating "
-                f"{results.interval(cell, 'update_pass_accuracy').text(2)}, frozen {frozen_accuracy.text(2)}, "
-                f"held-out {results.interval(cell, 'heldout_accuracy').text(2)}")
-    return Claim(title, verdict, evidence, rule)
+def _grid(params: Params, data_type: str, states: str, bptt: int | None = None) -> str:
+    return cell_name("grid", data_type=data_type, initial_state_type=states,
+                     bptt_size=verdict_bptt(params) if bptt is None else bptt)
 
 
-def nothing_learned_claim(results: Results, title: str, cell: str) -> Claim:
-    rule = (f"both the updating and the frozen loss not below chance (threshold {results.threshold:.3f}); does not "
-            "hold when either is below it")
-    if missing := _missing(results, title, rule, cell):
-        return missing
-    updating = results.interval(cell, "update_pass_loss")
-    frozen = results.interval(cell, "frozen_pass_loss")
-    verdict = _verdict(results.not_below(updating) and results.not_below(frozen),
-                       results.below(updating) or results.below(frozen))
-    return Claim(title, verdict, f"`{cell}`: updating {updating.text()}, frozen {frozen.text()}", rule)
+def _passes_text(results: Results, cell: str) -> str:
+    r = results
+    return (f"`{cell}`: accuracy updating {r.text(cell, 'update_pass_accuracy', 2)}, frozen "
+            f"{r.text(cell, 'frozen_pass_accuracy', 2)}, gap {r.text(cell, 'accuracy_gap', 2)}; loss updating "
+            f"{r.text(cell, 'update_pass_loss')}, frozen {r.text(cell, 'frozen_pass_loss')}; held-out accuracy "
+            f"{r.text(cell, 'heldout_accuracy', 2)}")
 
 
-def generalises_claim(results: Results, title: str, cell: str) -> Claim:
-    rule = (f"held-out accuracy above chance (interval over {results.accuracy_threshold:.2f}); does not hold when "
-            "not above chance")
-    if missing := _missing(results, title, rule, cell):
-        return missing
-    accuracy = results.interval(cell, "heldout_accuracy")
-    verdict = _verdict(results.above_chance(accuracy), results.not_above_chance(accuracy))
-    return Claim(title, verdict, f"`{cell}`: held-out accuracy {accuracy.text(2)}, loss "
-                                 f"{results.interval(cell, 'heldout_loss').text()}", rule)
+def gap_finding(results: Results, key: str, title: str, cell: str, *, primary: bool = False,
+                needs_fit: bool = False) -> Finding:
+    """The write-up's symptom in one cell: the update pass classifies the training sequences better than the frozen
+    pass does with the same final weights (paired, sequence-level accuracy gap above the margin). With `needs_fit`,
+    a cell whose update pass never classified above chance is *not tested*: it has no skill a frozen pass could
+    lose."""
+    rule = (f"rests on the paired accuracy gap (update pass minus frozen pass, same seed, same sequences, the final "
+            f"weights of the last epoch) against the margin {results.margin:g}: holds above it, does not hold below it")
+    if needs_fit:
+        rule += (f"; tested only where the update pass classifies (accuracy interval above "
+                 f"{results.accuracy_threshold:.2f})")
+    if absent := _absent(results, key, title, rule, primary, cell):
+        return absent
+    evidence = _passes_text(results, cell)
+    if needs_fit and not results.above_chance(cell, "update_pass_accuracy"):
+        return Finding(key, title, primary, NOT_TESTED,
+                       f"the update pass never classified above chance, so there is no gap to test; {evidence}", rule)
+    return _pending(key, title, primary, evidence, rule,
+                    results.compare(cell, "accuracy_gap", results.margin, True))
 
 
-def mechanism_claim(results: Results, cell: str) -> Claim:
-    title = ("Mechanism: with the final weights, replaying the last update pass's initial states recovers part of "
-             "the updating pass's skill; fresh states do not")
-    rule = ("per seed, accuracy from replayed states minus accuracy from fresh states has an interval above 0 and "
-            "the fresh-state accuracy is not above chance; does not hold when that difference's interval lies below "
-            "0 or fresh states classify above chance")
-    if missing := _missing(results, title, rule, cell):
-        return missing
-    recovery = results.paired(cell, "train_replayed_accuracy", cell, "train_fresh_accuracy")
-    fresh = results.interval(cell, "train_fresh_accuracy")
-    evidence = (f"`{cell}`: accuracy updating {results.interval(cell, 'update_pass_accuracy').text(2)}, replayed "
-                f"states {results.interval(cell, 'train_replayed_accuracy').text(2)}, fresh states {fresh.text(2)}, "
-                f"zero states {results.interval(cell, 'train_zero_accuracy').text(2)}; replayed minus fresh "
-                f"{recovery.text(2)}; losses: replayed {results.interval(cell, 'train_replayed_loss').text()}, fresh "
-                f"{results.interval(cell, 'train_fresh_loss').text()}")
-    verdict = _verdict(recovery.low > 0 and results.not_above_chance(fresh),
-                       recovery.high < 0 or results.above_chance(fresh))
-    return Claim(title, verdict, evidence, rule)
+def generalises_finding(results: Results, key: str, title: str, cell: str) -> Finding:
+    rule = (f"rests on the held-out accuracy (sequences never trained on, fresh initial states) against "
+            f"{results.accuracy_threshold:.2f} (chance + margin): holds above it, does not hold below it")
+    if absent := _absent(results, key, title, rule, False, cell):
+        return absent
+    evidence = (f"`{cell}`: held-out accuracy {results.text(cell, 'heldout_accuracy', 2)}, loss "
+                f"{results.text(cell, 'heldout_loss')} (chance {results.chance_accuracy:.2f})")
+    return _pending(key, title, False, evidence, rule,
+                    results.compare(cell, "heldout_accuracy", results.accuracy_threshold, True))
 
 
-def bptt_claim(results: Results, params: Params) -> Claim:
-    title = "Longer chunks (fewer updates per epoch) shrink the gap on `SameRandom` with random states"
-    rule = ("per seed, the accuracy gap (updating minus frozen) at the smallest bptt minus that at the largest has an "
-            "interval above 0; below 0: does not hold")
+def mechanism_finding(results: Results, cell: str) -> Finding:
+    key, title = "mechanism", ("Mechanism: with the final weights, replaying the initial states of the last update "
+                               "pass recovers skill that fresh initial states do not")
+    rule = (f"rests on the paired accuracy of the frozen pass from the replayed states minus that from fresh states "
+            f"(same seed, weights and sequences; only the initial states differ) against the margin "
+            f"{results.margin:g}: holds above it, does not hold below it; tested only where the update pass "
+            f"classifies (accuracy interval above {results.accuracy_threshold:.2f})")
+    if absent := _absent(results, key, title, rule, True, cell):
+        return absent
+    r = results
+    evidence = (f"`{cell}`: accuracy updating {r.text(cell, 'update_pass_accuracy', 2)}, replayed states "
+                f"{r.text(cell, 'train_replayed_accuracy', 2)}, fresh states "
+                f"{r.text(cell, 'train_fresh_accuracy', 2)}, "
+                f"zero states {r.text(cell, 'train_zero_accuracy', 2)}; replayed minus fresh "
+                f"{r.text(cell, 'replay_recovery', 2)}; loss replayed {r.text(cell, 'train_replayed_loss')}, fresh "
+                f"{r.text(cell, 'train_fresh_loss')}")
+    if not r.above_chance(cell, "update_pass_accuracy"):
+        return Finding(key, title, True, NOT_TESTED,
+                       f"the update pass never classified above chance, so no skill can be recovered; {evidence}",
+                       rule)
+    return _pending(key, title, True, evidence, rule, r.compare(cell, "replay_recovery", r.margin, True))
+
+
+def bptt_findings(results: Results, params: Params, epochs: pd.DataFrame) -> list[Finding]:
+    """Longer chunks against the shortest on `SameRandom` with random states, at equal optimizer steps (the
+    verdict that isolates the chunk length) and at equal passes over the data (the write-up's comparison).
+
+    `epochs`: per cell, epoch and seed, the sequence-level accuracy of the update and the frozen pass and the
+    optimizer steps of that epoch (the report's `epoch_scores` table)."""
     sizes = sorted(params.sweep.bptt_size)
-    short, long = f"grid/SameRandom-Random-{sizes[0]}", f"grid/SameRandom-Random-{sizes[-1]}"
-    if len(sizes) < 2 or not (results.has(short) and results.has(long)):
-        return Claim(title, ABSENT, "needs `SameRandom` with random states at two or more bptt sizes", rule)
-    difference = results.paired(short, "accuracy_gap", long, "accuracy_gap")
-    evidence = (f"accuracy gap at bptt {sizes[0]}: {results.interval(short, 'accuracy_gap').text(2)} (loss gap "
-                f"{results.interval(short, 'gap').text()}); at bptt {sizes[-1]}: "
-                f"{results.interval(long, 'accuracy_gap').text(2)} (loss gap {results.interval(long, 'gap').text()}); "
-                f"difference {difference.text(2)}")
-    return Claim(title, _verdict(difference.low > 0, difference.high < 0), evidence, rule)
+    title = "Longer chunks shrink the gap on `SameRandom` with random states"
+    out: list[Finding] = []
+    if len(sizes) < 2:
+        rule = "needs two or more bptt sizes in `sweep.bptt_size`"
+        return [Finding("bptt_equal_updates", f"{title}, at equal optimizer steps", False, ABSENT,
+                        "one bptt size in this run", rule)]
+    short, total_epochs = sizes[0], params.train.epochs
+
+    def gap_at(bptt: int, epoch: int) -> np.ndarray:
+        rows = epochs[(epochs["cell"] == _grid(params, "SameRandom", "Random", bptt)) & (epochs["epoch"] == epoch)]
+        rows = rows.sort_values("replicate")
+        return (rows["update_accuracy"] - rows["frozen_accuracy"]).to_numpy(dtype=float)
+
+    # Equal optimizer steps: the shortest chunks after the epoch at which they have made as many updates as the
+    # longer ones made in all their epochs; only pairs where that is a whole epoch can be compared.
+    matched = [(long, total_epochs * short // long) for long in sizes[1:]
+               if (total_epochs * short) % long == 0 and total_epochs * short // long >= 1]
+    for kind, pairs in (("equal_updates", matched), ("equal_passes", [(long, total_epochs) for long in sizes[1:]])):
+        held = ("optimizer steps (the shorter chunks read fewer passes over the data)" if kind == "equal_updates"
+                else "passes over the data (the shorter chunks make more optimizer steps)")
+        label = "at equal optimizer steps" if kind == "equal_updates" else "at equal passes over the data"
+        rule = (f"rests on the paired difference of the sequence-level accuracy gap (update minus frozen pass, per "
+                f"epoch) at bptt {short} minus that at the longest bptt that can be matched, holding equal the "
+                f"{held}, against the margin {results.margin:g}: holds above it, does not hold below it")
+        if not pairs:
+            out.append(Finding(f"bptt_{kind}", f"{title}, {label}", False, NOT_TESTED,
+                               f"no longer bptt in {list(sizes)} makes a whole number of epochs of bptt {short} "
+                               f"match its {total_epochs} epochs of optimizer steps", rule))
+            continue
+        long, short_epoch = pairs[-1]
+        cells = [_grid(params, "SameRandom", "Random", b) for b in (short, long)]
+        if absent := _absent(results, f"bptt_{kind}", f"{title}, {label}", rule, False, *cells):
+            out.append(absent)
+            continue
+        short_gap, long_gap = gap_at(short, short_epoch), gap_at(long, total_epochs)
+        difference = short_gap - long_gap
+        steps = total_epochs * params.data.seq_size // long
+        evidence = (f"accuracy gap at bptt {short} after epoch {short_epoch} "
+                    f"{t_interval(short_gap, results.confidence, ACCURACY_DIFFERENCE).text(2)}; at bptt {long} after "
+                    f"epoch {total_epochs} {t_interval(long_gap, results.confidence, ACCURACY_DIFFERENCE).text(2)}; "
+                    f"difference {t_interval(difference, results.confidence, (-2.0, 2.0)).text(2)}"
+                    + (f" ({steps} optimizer steps each)" if kind == "equal_updates" else ""))
+        comparison = Comparison(f"gap at bptt {short} minus gap at bptt {long}, {label}", difference, (-2.0, 2.0),
+                                results.margin, True)
+        out.append(_pending(f"bptt_{kind}", f"{title}, {label}", False, evidence, rule, comparison))
+    return out
 
 
-def remedy_claim(results: Results, label: str, unlearnable: str, learnable: str) -> Claim:
+def remedy_finding(results: Results, key: str, label: str, unlearnable: str, learnable: str,
+                   gap_by_construction: bool = False) -> Finding:
     title = f"Remedy: {label} closes the gap on `SameRandom` and still learns `DiffDistRandom`"
-    rule = (f"accuracy gap (updating minus frozen) on `SameRandom` with an interval under the margin "
-            f"({results.margin:g}) and held-out accuracy on `DiffDistRandom` above chance; does not hold when the gap "
-            f"interval lies above the margin or the held-out accuracy is not above chance")
-    if missing := _missing(results, title, rule, unlearnable, learnable):
-        return missing
-    gap = results.interval(unlearnable, "accuracy_gap")
-    heldout = results.interval(learnable, "heldout_accuracy")
-    verdict = _verdict(gap.high < results.margin and results.above_chance(heldout),
-                       gap.low > results.margin or results.not_above_chance(heldout))
-    evidence = (f"accuracy gap on `{unlearnable}` {gap.text(2)} (loss gap "
-                f"{results.interval(unlearnable, 'gap').text()}); held-out accuracy on `{learnable}` "
-                f"{heldout.text(2)} (loss {results.interval(learnable, 'heldout_loss').text()})")
-    return Claim(title, verdict, evidence, rule)
+    rule = (f"rests on two comparisons at equal passes over the data: the accuracy gap on `SameRandom` under the "
+            f"margin {results.margin:g}, and the held-out accuracy on `DiffDistRandom` above "
+            f"{results.accuracy_threshold:.2f}; holds when both are decided so, does not hold when either is decided "
+            f"against")
+    if absent := _absent(results, key, title, rule, False, unlearnable, learnable):
+        return absent
+    evidence = (f"accuracy gap on `{unlearnable}` {results.text(unlearnable, 'accuracy_gap', 2)} (loss gap "
+                f"{results.text(unlearnable, 'gap')}); held-out accuracy on `{learnable}` "
+                f"{results.text(learnable, 'heldout_accuracy', 2)} (loss {results.text(learnable, 'heldout_loss')})")
+    heldout = results.compare(learnable, "heldout_accuracy", results.accuracy_threshold, True)
+    if gap_by_construction:
+        # Identical inputs and states give identical predictions: the gap is 0 by construction (a control).
+        return _pending(key, title, False, evidence + "; the gap is closed by construction (see the controls)",
+                        rule, heldout)
+    return _pending(key, title, False, evidence, rule,
+                    results.compare(unlearnable, "accuracy_gap", results.margin, False), heldout)
 
 
-def remedy_cells(params: Params) -> list[tuple[str, str, str]]:
-    """(label, SameRandom cell, DiffDistRandom cell) of every remedy, the write-up's loop first as the baseline."""
-    b = verdict_bptt(params)
-    rows = [("the write-up's loop (per_chunk, random states; baseline)",
-             f"grid/SameRandom-Random-{b}", f"grid/DiffDistRandom-Random-{b}")]
+def remedy_cells(params: Params) -> list[tuple[str, str, str, str]]:
+    """(key, label, SameRandom cell, DiffDistRandom cell) of every remedy, the write-up's loop first as the
+    baseline."""
+    rows = [("remedy_baseline", "the write-up's loop (per_chunk, random states; baseline)",
+             _grid(params, "SameRandom", "Random"), _grid(params, "DiffDistRandom", "Random"))]
     for protocol in params.remedies.protocol:
         for state in params.remedies.initial_state_type:
-            rows.append((f"protocol `{protocol}` ({state.lower()} states)",
-                         f"remedy/{protocol}-SameRandom-{state}", f"remedy/{protocol}-DiffDistRandom-{state}"))
-    rows.append(("learned initial states (per_chunk)", f"grid/SameRandom-Learned-{b}", f"grid/DiffDistRandom-Learned-{b}"))
-    rows.append(("zero initial states (per_chunk)", f"grid/SameRandom-Zeros-{b}", f"grid/DiffDistRandom-Zeros-{b}"))
+            names = [cell_name("remedy", protocol=protocol, data_type=data, initial_state_type=state)
+                     for data in ("SameRandom", "DiffDistRandom")]
+            rows.append((f"remedy_{protocol}_{state}", f"protocol {protocol} ({state.lower()} states)", *names))
+    for state in ("Learned", "Zeros"):
+        rows.append((f"remedy_{state.lower()}_states", f"{state.lower()} initial states (per_chunk)",
+                     _grid(params, "SameRandom", state), _grid(params, "DiffDistRandom", state)))
     return rows
 
 
-def all_claims(results: Results, params: Params) -> list[Claim]:
-    b = verdict_bptt(params)
-    claims = [
-        gap_claim(results, "Headline: with random initial states the network learns to classify sequences it cannot "
-                           "tell apart (`SameRandom`), and the frozen pass does not", f"grid/SameRandom-Random-{b}"),
-        gap_claim(results, "The input plays no part: all-zero inputs with random initial states show the same gap",
-                  f"grid/Zeros-Random-{b}"),
-        nothing_learned_claim(results, "`SameRandom` with zero initial states: nothing is learned in either pass",
-                              f"grid/SameRandom-Zeros-{b}"),
-        gap_claim(results, "The write-up's closing remark: zero initial states do not save you once the inputs differ "
-                           "(`SameDistRandom` with zero states shows the same gap)", f"grid/SameDistRandom-Zeros-{b}"),
-        generalises_claim(results, "`DiffDistRandom` with zero initial states generalises to held-out sequences",
-                          f"grid/DiffDistRandom-Zeros-{b}"),
-        generalises_claim(results, "`DiffDistRandom` with random initial states generalises to held-out sequences",
-                          f"grid/DiffDistRandom-Random-{b}"),
-        mechanism_claim(results, f"grid/SameRandom-Random-{b}"),
-        bptt_claim(results, params),
+def toy_findings(results: Results, params: Params, epochs: pd.DataFrame) -> list[Finding]:
+    """Every finding on the toy data, primary ones first (undecided: pass them to `decide` with the others)."""
+    headline = _grid(params, "SameRandom", "Random")
+    findings = [
+        gap_finding(results, "headline", "Headline: with random initial states the update pass classifies sequences "
+                    "that cannot be told apart (`SameRandom`), and the frozen pass with the same weights does not",
+                    headline, primary=True),
+        mechanism_finding(results, headline),
+        gap_finding(results, "zero_state_remark", "The write-up's closing remark: zero initial states do not save "
+                    "you once the inputs differ (`SameDistRandom` with zero states shows the gap)",
+                    _grid(params, "SameDistRandom", "Zeros"), primary=True),
+        gap_finding(results, "zero_inputs", "The input plays no part: all-zero inputs with random initial states "
+                    "show the same gap", _grid(params, "Zeros", "Random")),
+        generalises_finding(results, "diffdist_zeros_generalises", "`DiffDistRandom` with zero initial states "
+                            "generalises to held-out sequences", _grid(params, "DiffDistRandom", "Zeros")),
+        generalises_finding(results, "diffdist_random_generalises", "`DiffDistRandom` with random initial states "
+                            "generalises to held-out sequences", _grid(params, "DiffDistRandom", "Random")),
+        *bptt_findings(results, params, epochs),
     ]
     for cell in params.architecture.cell:
-        claims.append(gap_claim(results, f"Not specific to the GRU: an {cell} shows the same gap on `SameRandom` with "
-                                         "random states", f"architecture/{cell}-SameRandom-Random"))
-    claims += [remedy_claim(results, *row) for row in remedy_cells(params)]
-    return claims
+        findings.append(gap_finding(
+            results, f"architecture_{cell}", f"Not specific to the GRU: an {cell} shows the same gap on "
+            "`SameRandom` with random states", cell_name("architecture", cell=cell, data_type="SameRandom",
+                                                         initial_state_type="Random"), needs_fit=True))
+    for key, label, unlearnable, learnable in remedy_cells(params):
+        findings.append(remedy_finding(results, key, label, unlearnable, learnable,
+                                       gap_by_construction=key == "remedy_zeros_states"))
+    return findings
 
 
-def accuracy_gap_claim(results: Results, title: str, cell: str, *, gap_expected: bool) -> Claim:
-    """A gap between the update and the frozen pass (gap_expected) or its absence, judged on the paired accuracy
-    gap against the margin: on real data a network may learn the input, so the symptom is the gap itself."""
-    holds_when, fails_when = ("above", "under") if gap_expected else ("under", "above")
-    rule = (f"the accuracy gap (updating minus frozen) has an interval {holds_when} the margin ({results.margin:g}); "
-            f"does not hold when its interval lies {fails_when} it")
-    if missing := _missing(results, title, rule, cell):
-        return missing
-    gap = results.interval(cell, "accuracy_gap")
-    is_open, is_closed = gap.low > results.margin, gap.high < results.margin
-    verdict = _verdict(is_open, is_closed) if gap_expected else _verdict(is_closed, is_open)
-    evidence = (f"`{cell}`: accuracy updating {results.interval(cell, 'update_pass_accuracy').text(2)}, frozen "
-                f"{results.interval(cell, 'frozen_pass_accuracy').text(2)}, gap {gap.text(2)}; loss updating "
-                f"{results.interval(cell, 'update_pass_loss').text()}, frozen "
-                f"{results.interval(cell, 'frozen_pass_loss').text()}; held-out accuracy "
-                f"{results.interval(cell, 'heldout_accuracy').text(2)} (chance {results.chance_accuracy:.2f})")
-    return Claim(title, verdict, evidence, rule)
-
-
-def real_claims(results: Results, dataset: str) -> list[Claim]:
-    """The write-up's symptom and the zero-state remedy on one real data set (`results` built with its classes)."""
+def real_findings(results: Results, dataset: str) -> list[Finding]:
+    """The write-up's symptom, the zero-state remedy and learning on one real data set (`results` built with its
+    classes); the first is primary."""
+    random, zeros = (cell_name("real", data_type=dataset, protocol="per_chunk", initial_state_type=state)
+                     for state in ("Random", "Zeros"))
+    closed_rule = (f"rests on the paired accuracy gap (update minus frozen pass, same final weights and recordings) "
+                   f"against the margin {results.margin:g}: holds below it, does not hold above it")
+    closed_title = f"Real recordings ({dataset}): with zero initial states the update and the frozen pass agree"
+    closed = (_absent(results, f"real_{dataset}_zeros_closed", closed_title, closed_rule, False, zeros)
+              or _pending(f"real_{dataset}_zeros_closed", closed_title, False, _passes_text(results, zeros),
+                          closed_rule, results.compare(zeros, "accuracy_gap", results.margin, False)))
     return [
-        accuracy_gap_claim(results, f"Real recordings ({dataset}): the write-up's loop with random initial states "
-                                    "scores better with updates than without on the same sequences",
-                           f"real/{dataset}-per_chunk-Random", gap_expected=True),
-        accuracy_gap_claim(results, f"Real recordings ({dataset}): with zero initial states the update and the "
-                                    "frozen pass agree", f"real/{dataset}-per_chunk-Zeros", gap_expected=False),
-        generalises_claim(results, f"Real recordings ({dataset}): the write-up's loop with zero initial states "
-                                   "classifies the published test split above chance",
-                          f"real/{dataset}-per_chunk-Zeros"),
+        gap_finding(results, f"real_{dataset}_gap", f"Real recordings ({dataset}): the write-up's loop with random "
+                    "initial states scores better with updates than without on the same recordings", random,
+                    primary=True),
+        closed,
+        generalises_finding(results, f"real_{dataset}_zeros_generalises", f"Real recordings ({dataset}): the "
+                            "write-up's loop with zero initial states classifies the published test split above "
+                            "chance", zeros),
     ]
+
+
+def _exact_control(results: Results, title: str, cell: str, metrics: list[str], expected: float) -> Control:
+    """Every seed's value of every metric equals `expected` (to float rounding)."""
+    shown = f"{expected:g} for every seed"
+    if not results.has(cell):
+        return Control(title, shown, f"`{cell}` is not part of this run", ABSENT)
+    values = np.concatenate([results.values(cell, m) for m in metrics])
+    worst = float(np.max(np.abs(values - expected)))
+    measured = f"largest deviation {worst:.2g} over {len(values)} values ({', '.join(metrics)})"
+    return Control(title, shown, measured, PASSES if worst < 1e-6 else FAILS_CHECK)
+
+
+def controls(results: Results, params: Params) -> list[Control]:
+    """Results true by construction: checks of the pipeline, never evidence for or against the write-up."""
+    found: list[Control] = []
+    identical = ["update_pass_accuracy", "frozen_pass_accuracy", "train_replayed_accuracy", "train_zero_accuracy",
+                 "heldout_accuracy"]
+    for bptt in params.sweep.bptt_size:
+        for data in ("SameRandom", "Zeros"):
+            for states in ("Zeros", "Learned"):
+                cell = _grid(params, data, states, bptt)
+                if data in params.sweep.data_type and states in params.sweep.initial_state_type:
+                    found.append(_exact_control(
+                        results, f"`{cell}`: the two labels see identical inputs and identical initial states, so "
+                        "every pass predicts both alike and scores exactly half", cell, identical, 0.5))
+    for data in ("SameRandom", "Zeros"):
+        cell = _grid(params, data, "Random")
+        title = (f"`{cell}`: fresh random initial states carry no label, so the frozen pass scores chance on "
+                 f"average (its interval covers {results.chance_accuracy:.2f})")
+        if not results.has(cell):
+            found.append(Control(title, f"{results.chance_accuracy:.2f}", f"`{cell}` is not part of this run", ABSENT))
+            continue
+        interval = results.interval(cell, "frozen_pass_accuracy")
+        covered = interval.low <= results.chance_accuracy <= interval.high
+        found.append(Control(title, f"{results.chance_accuracy:.2f}", f"frozen accuracy {interval.text(2)}",
+                             PASSES if covered else FAILS_CHECK))
+    for bptt in params.sweep.bptt_size:
+        for data in params.sweep.data_type:
+            if "Zeros" not in params.sweep.initial_state_type:
+                continue
+            cell = _grid(params, data, "Zeros", bptt)
+            title = (f"`{cell}`: zero initial states make the replayed, fresh and zero-state passes one and the same "
+                     f"computation")
+            if not results.has(cell):
+                found.append(Control(title, "0 difference", f"`{cell}` is not part of this run", ABSENT))
+                continue
+            differences = np.concatenate([
+                results.values(cell, f"train_{a}_{m}") - results.values(cell, f"train_{b}_{m}")
+                for a, b in (("replayed", "fresh"), ("zero", "fresh")) for m in ("accuracy", "loss")])
+            worst = float(np.max(np.abs(differences)))
+            found.append(Control(title, "0 difference", f"largest difference {worst:.2g}",
+                                 PASSES if worst < 1e-6 else FAILS_CHECK))
+    return found

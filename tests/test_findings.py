@@ -1,4 +1,5 @@
-"""The claims table: verdicts follow from the per-seed numbers by the stated rule, and intervals are right."""
+"""Findings and controls: each verdict follows from the per-seed numbers by its stated comparison, can fail, and
+the primary findings are corrected together."""
 
 from __future__ import annotations
 
@@ -8,16 +9,16 @@ import pandas as pd
 import pytest
 
 from stages.findings import (
-    ABSENT, FAILS, HOLDS, INCONCLUSIVE, Results, all_claims, bptt_claim, gap_claim, generalises_claim,
-    mechanism_claim, nothing_learned_claim, real_claims, remedy_claim,
+    ABSENT, FAILS, FAILS_CHECK, HOLDS, INCONCLUSIVE, NOT_TESTED, PASSES, Results, controls, decide, gap_finding,
+    generalises_finding, mechanism_finding, real_findings, remedy_finding, toy_findings, bptt_findings,
 )
 from stages.params import parse_params
-from stages.stats import t_interval, t_quantile
 
-CHANCE, MARGIN, CONFIDENCE = math.log(2), 0.1, 0.95
+CONFIDENCE, MARGIN, POWER = 0.95, 0.1, 0.8
 METRICS = ["update_pass_loss", "frozen_pass_loss", "update_pass_accuracy", "frozen_pass_accuracy",
            "train_replayed_loss", "train_fresh_loss", "train_zero_loss", "heldout_loss", "train_replayed_accuracy",
            "train_fresh_accuracy", "train_zero_accuracy", "heldout_accuracy"]
+HEADLINE = "grid/SameRandom-Random-10"
 
 
 def _results(cells: dict[str, dict[str, list[float]]], classes: int = 2) -> Results:
@@ -31,137 +32,175 @@ def _results(cells: dict[str, dict[str, list[float]]], classes: int = 2) -> Resu
     table = pd.DataFrame(rows)
     table["gap"] = table["frozen_pass_loss"] - table["update_pass_loss"]
     table["accuracy_gap"] = table["update_pass_accuracy"] - table["frozen_pass_accuracy"]
+    table["replay_recovery"] = table["train_replayed_accuracy"] - table["train_fresh_accuracy"]
     return Results(table, CONFIDENCE, classes, MARGIN)
 
 
-HEADLINE = "grid/SameRandom-Random-10"
+def _decided(*findings):
+    return decide(list(findings), CONFIDENCE, POWER)
 
 
-def test_t_quantiles_match_published_tables():
-    assert t_quantile(0.975, 2) == pytest.approx(4.302653, abs=1e-5)
-    assert t_quantile(0.975, 4) == pytest.approx(2.776445, abs=1e-5)
-    assert t_quantile(0.95, 10) == pytest.approx(1.812461, abs=1e-5)
+def _gap(update: list[float], frozen: list[float], **more: list[float]) -> dict[str, list[float]]:
+    return {"update_pass_accuracy": update, "frozen_pass_accuracy": frozen, **more}
 
 
-def test_t_interval_of_three_seeds():
-    interval = t_interval([1.0, 2.0, 3.0], 0.95)
-    assert interval.mean == 2.0 and interval.n == 3
-    assert interval.half_width == pytest.approx(4.302653 / math.sqrt(3), abs=1e-5)  # sd = 1
+def test_headline_holds_when_the_update_pass_classifies_and_the_frozen_pass_does_not():
+    results = _results({HEADLINE: _gap([0.99, 0.97, 1.0], [0.49, 0.53, 0.50], update_pass_loss=[0.05, 0.1, 0.07],
+                                       frozen_pass_loss=[4.5, 1.3, 2.0])})
+    (finding,) = _decided(gap_finding(results, "headline", "headline", HEADLINE, primary=True))
+    assert finding.verdict == HOLDS
+    assert finding.estimate.low > MARGIN and finding.estimate.high <= 1.0  # a difference of accuracies stays in range
+    assert "loss updating 0.073 [" in finding.evidence
 
 
-def test_headline_holds_when_updating_is_below_chance_and_the_frozen_pass_does_not_classify():
-    # Frozen losses of 4.5, 1.3 and 2.0 nats: a t-interval on their mean reaches below chance, but every seed's
-    # frozen accuracy sits at chance, which is what the claim is about.
-    results = _results({HEADLINE: {"update_pass_loss": [0.05, 0.1, 0.07], "frozen_pass_loss": [4.5, 1.3, 2.0],
-                                   "update_pass_accuracy": [0.99, 0.97, 0.98],
-                                   "frozen_pass_accuracy": [0.49, 0.51, 0.50]}})
-    claim = gap_claim(results, "headline", HEADLINE)
-    assert claim.verdict == HOLDS
-    assert "updating loss 0.073 [" in claim.evidence and "frozen 0.50 [" in claim.evidence
+def test_headline_does_not_hold_when_the_update_pass_learns_nothing():
+    results = _results({HEADLINE: _gap([0.50, 0.52, 0.49], [0.50, 0.49, 0.51])})
+    (finding,) = _decided(gap_finding(results, "headline", "headline", HEADLINE, primary=True))
+    assert finding.verdict == FAILS and finding.seeds_needed is None
 
 
-def test_headline_does_not_hold_when_both_passes_stay_at_chance():
-    results = _results({HEADLINE: {"update_pass_loss": [0.693, 0.694, 0.692], "frozen_pass_loss": [0.69, 0.7, 0.69],
-                                   "frozen_pass_accuracy": [0.5, 0.5, 0.5]}})
-    assert gap_claim(results, "headline", HEADLINE).verdict == FAILS
+def test_a_gap_straddling_the_margin_is_inconclusive_and_says_how_many_seeds_would_decide_it():
+    results = _results({HEADLINE: _gap([0.9, 0.5, 0.7], [0.5, 0.5, 0.5])})
+    (finding,) = _decided(gap_finding(results, "headline", "headline", HEADLINE))
+    assert finding.verdict == INCONCLUSIVE
+    assert finding.estimate.low < MARGIN < finding.estimate.high
+    assert finding.seeds_needed is not None and finding.seeds_needed > 3
 
 
-def test_headline_does_not_hold_when_the_frozen_pass_classifies_too():
-    results = _results({HEADLINE: {"update_pass_loss": [0.05, 0.06, 0.07], "frozen_pass_loss": [0.06, 0.07, 0.08],
-                                   "frozen_pass_accuracy": [0.97, 0.98, 0.99]}})
-    assert gap_claim(results, "headline", HEADLINE).verdict == FAILS
-
-
-def test_an_interval_straddling_the_threshold_is_inconclusive():
-    # Seeds disagree: one learns the states, two do not; the interval of the updating loss spans the threshold.
-    results = _results({HEADLINE: {"update_pass_loss": [0.05, 0.69, 0.69], "frozen_pass_loss": [2.0, 0.7, 0.7],
-                                   "frozen_pass_accuracy": [0.5, 0.5, 0.5]}})
-    assert gap_claim(results, "headline", HEADLINE).verdict == INCONCLUSIVE
-
-
-def test_zero_states_learn_nothing_fails_when_the_frozen_pass_learns():
-    results = _results({"c": {"update_pass_loss": [0.69, 0.69, 0.69], "frozen_pass_loss": [0.1, 0.12, 0.11]}})
-    assert nothing_learned_claim(results, "zeros", "c").verdict == FAILS
-
-
-def test_generalisation_reads_the_held_out_accuracy():
-    good = _results({"c": {"heldout_loss": [0.1, 0.2, 0.15], "heldout_accuracy": [0.9, 0.95, 0.92]}})  # noqa
-    bad = _results({"c": {"heldout_loss": [0.9, 1.2, 1.0], "heldout_accuracy": [0.5, 0.5, 0.5]}})
-    assert generalises_claim(good, "g", "c").verdict == HOLDS
-    assert generalises_claim(bad, "g", "c").verdict == FAILS
+def test_holm_keeps_a_primary_finding_undecided_that_would_hold_alone():
+    # Each gap alone: mean 0.4, sd 0.1 over 3 seeds, t = 5.2 against the margin, p = 0.035 < 0.05.
+    cells = {f"grid/SameRandom-Random-{b}": _gap([0.8, 1.0, 0.9], [0.5, 0.5, 0.5]) for b in (10, 20, 40, 80)}
+    results = _results(cells)
+    alone = _decided(gap_finding(results, "a", "a", "grid/SameRandom-Random-10", primary=True))
+    assert alone[0].verdict == HOLDS and alone[0].adjusted_p == pytest.approx(alone[0].p_value)
+    family = _decided(*(gap_finding(results, cell, cell, cell, primary=True) for cell in cells))
+    assert all(f.verdict == INCONCLUSIVE for f in family)
+    assert all(f.adjusted_p == pytest.approx(4 * f.p_value) for f in family)
+    secondary = _decided(*(gap_finding(results, cell, cell, cell) for cell in cells))
+    assert all(f.verdict == HOLDS for f in secondary)  # secondary findings are read at the plain level
 
 
 def test_mechanism_holds_when_replayed_states_recover_skill_that_fresh_ones_do_not():
-    results = _results({HEADLINE: {"train_replayed_accuracy": [0.8, 0.85, 0.9], "train_fresh_accuracy": [0.5, 0.5, 0.49],
-                                   "update_pass_accuracy": [0.99, 0.98, 0.97], "train_zero_accuracy": [0.5, 0.5, 0.5]}})
-    claim = mechanism_claim(results, HEADLINE)
-    assert claim.verdict == HOLDS and "replayed minus fresh" in claim.evidence
-    no_recovery = _results({HEADLINE: {"train_replayed_accuracy": [0.45, 0.4, 0.42],
-                                       "train_fresh_accuracy": [0.5, 0.5, 0.49]}})
-    assert mechanism_claim(no_recovery, HEADLINE).verdict == FAILS
+    results = _results({HEADLINE: _gap([0.99, 0.98, 1.0], [0.5, 0.52, 0.49], train_replayed_accuracy=[0.9, 0.85, 0.8],
+                                       train_fresh_accuracy=[0.5, 0.52, 0.49])})
+    (finding,) = _decided(mechanism_finding(results, HEADLINE))
+    assert finding.verdict == HOLDS and finding.primary
+    no_recovery = _results({HEADLINE: _gap([0.99, 0.98, 1.0], [0.5, 0.52, 0.49],
+                                           train_replayed_accuracy=[0.5, 0.51, 0.5],
+                                           train_fresh_accuracy=[0.5, 0.5, 0.51])})
+    assert _decided(mechanism_finding(no_recovery, HEADLINE))[0].verdict == FAILS
 
 
-def test_bptt_claim_pairs_seeds(tiny_raw):
-    tiny_raw["sweep"]["bptt_size"] = [10, 20]
-    params = parse_params(tiny_raw)
-    results = _results({
-        "grid/SameRandom-Random-10": {"update_pass_accuracy": [0.95, 0.97, 0.9], "frozen_pass_accuracy": [0.5] * 3},
-        "grid/SameRandom-Random-20": {"update_pass_accuracy": [0.55, 0.5, 0.52], "frozen_pass_accuracy": [0.5] * 3},
-    })
-    assert bptt_claim(results, params).verdict == HOLDS
+def test_a_cell_that_never_fitted_the_update_pass_is_not_tested():
+    # The old report said "does not hold" for an LSTM that never left chance in either pass.
+    lstm = "architecture/LSTM-SameRandom-Random"
+    results = _results({lstm: _gap([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]),
+                        HEADLINE: _gap([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])})
+    (finding,) = _decided(gap_finding(results, "lstm", "lstm", lstm, needs_fit=True))
+    assert finding.verdict == NOT_TESTED and "never classified above chance" in finding.evidence
+    assert _decided(mechanism_finding(results, HEADLINE))[0].verdict == NOT_TESTED
+    fitted = _results({lstm: _gap([0.95, 0.97, 0.99], [0.95, 0.96, 0.99])})
+    assert _decided(gap_finding(fitted, "lstm", "lstm", lstm, needs_fit=True))[0].verdict == FAILS
+
+
+def test_generalisation_reads_the_held_out_accuracy():
+    good = _results({"grid/DiffDistRandom-Zeros-10": {"heldout_accuracy": [0.9, 0.92, 0.91],
+                                                      "heldout_loss": [0.2, 0.3, 0.25]}})
+    assert _decided(generalises_finding(good, "g", "g", "grid/DiffDistRandom-Zeros-10"))[0].verdict == HOLDS
+    bad = _results({"grid/DiffDistRandom-Zeros-10": {"heldout_accuracy": [0.5, 0.52, 0.48]}})
+    assert _decided(generalises_finding(bad, "g", "g", "grid/DiffDistRandom-Zeros-10"))[0].verdict == FAILS
 
 
 def test_a_remedy_must_close_the_gap_and_keep_learning():
-    closes = {"r/same": {"update_pass_accuracy": [0.5, 0.51, 0.5], "frozen_pass_accuracy": [0.5, 0.5, 0.49]},
+    closes = {"r/same": _gap([0.5, 0.51, 0.5], [0.5, 0.5, 0.49]),
               "r/diff": {"heldout_loss": [0.1, 0.2, 0.15], "heldout_accuracy": [0.9, 0.92, 0.91]}}
-    assert remedy_claim(_results(closes), "x", "r/same", "r/diff").verdict == HOLDS
+    assert _decided(remedy_finding(_results(closes), "k", "x", "r/same", "r/diff"))[0].verdict == HOLDS
     destroys = {**closes, "r/diff": {"heldout_loss": [0.69, 0.7, 0.69], "heldout_accuracy": [0.5, 0.51, 0.5]}}
-    assert remedy_claim(_results(destroys), "x", "r/same", "r/diff").verdict == FAILS
-    keeps_gap = {**closes, "r/same": {"update_pass_accuracy": [0.97, 0.98, 0.99], "frozen_pass_accuracy": [0.5] * 3}}
-    assert remedy_claim(_results(keeps_gap), "x", "r/same", "r/diff").verdict == FAILS
+    assert _decided(remedy_finding(_results(destroys), "k", "x", "r/same", "r/diff"))[0].verdict == FAILS
+    keeps_gap = {**closes, "r/same": _gap([0.97, 0.98, 0.99], [0.5, 0.5, 0.5])}
+    assert _decided(remedy_finding(_results(keeps_gap), "k", "x", "r/same", "r/diff"))[0].verdict == FAILS
 
 
-def test_claims_without_their_cells_say_so(tiny_raw):
+def _epoch_scores(cells: dict[str, dict[int, tuple[list[float], list[float]]]]) -> pd.DataFrame:
+    rows = []
+    for cell, epochs in cells.items():
+        for epoch, (update, frozen) in epochs.items():
+            rows += [{"cell": cell, "epoch": epoch, "replicate": r, "update_accuracy": u, "frozen_accuracy": f}
+                     for r, (u, f) in enumerate(zip(update, frozen))]
+    return pd.DataFrame(rows)
+
+
+def test_bptt_sizes_are_compared_at_equal_optimizer_steps_and_at_equal_passes(tiny_raw):
+    # 40 steps, 2 epochs: bptt 10 makes 4 updates per epoch, bptt 20 two, so 1 epoch of bptt 10 matches both epochs
+    # of bptt 20 in optimizer steps.
+    tiny_raw["sweep"]["bptt_size"] = [10, 20]
     params = parse_params(tiny_raw)
-    claims = all_claims(_results({"grid/DiffDistRandom-Zeros-10": {"heldout_loss": [0.1, 0.2, 0.15],
-                                                                   "heldout_accuracy": [0.9, 0.92, 0.91]}}), params)
-    verdicts = {claim.title.split(":")[0]: claim.verdict for claim in claims}
-    assert verdicts["Headline"] == ABSENT
-    assert verdicts["`DiffDistRandom` with zero initial states generalises to held-out sequences"] == HOLDS
-    # Every remedy of params.yaml, the baseline and the two initial-state remedies have a row.
-    remedies = [claim for claim in claims if claim.title.startswith("Remedy")]
+    short, long = "grid/SameRandom-Random-10", "grid/SameRandom-Random-20"
+    at_chance = ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
+    epochs = _epoch_scores({short: {1: at_chance, 2: ([1.0, 0.95, 0.98], [0.5, 0.5, 0.5])},
+                            long: {1: at_chance, 2: at_chance}})
+    results = _results({short: _gap([1, 1, 1], [0.5] * 3), long: _gap([0.5] * 3, [0.5] * 3)})
+    equal_updates, equal_passes = _decided(*bptt_findings(results, params, epochs))
+    assert equal_updates.key == "bptt_equal_updates" and "epoch 1" in equal_updates.evidence
+    assert equal_updates.verdict == FAILS  # at equal steps neither has a gap: the chunk length did not matter
+    assert equal_passes.verdict == HOLDS  # at equal passes the shorter chunks' extra steps open the gap
+    assert "optimizer steps" in equal_updates.rule and "passes over the data" in equal_passes.rule
+
+
+def test_unmatched_bptt_sizes_are_not_tested_at_equal_steps(tiny_raw):
+    tiny_raw["sweep"]["bptt_size"] = [10, 40]  # 2 epochs x 10 / 40 is half an epoch
+    params = parse_params(tiny_raw)
+    equal_updates = bptt_findings(_results({HEADLINE: _gap([1] * 3, [0.5] * 3)}), params, _epoch_scores({}))[0]
+    assert equal_updates.verdict == NOT_TESTED
+
+
+def test_findings_without_their_cells_say_so(tiny_raw):
+    params = parse_params(tiny_raw)
+    results = _results({"grid/DiffDistRandom-Zeros-10": {"heldout_loss": [0.1, 0.2, 0.15],
+                                                         "heldout_accuracy": [0.9, 0.92, 0.91]}})
+    findings = decide(toy_findings(results, params, _epoch_scores({})), CONFIDENCE, POWER)
+    verdicts = {finding.key: finding.verdict for finding in findings}
+    assert verdicts["headline"] == ABSENT and verdicts["mechanism"] == ABSENT
+    assert verdicts["diffdist_zeros_generalises"] == HOLDS
+    primary = [finding.key for finding in findings if finding.primary]
+    assert primary == ["headline", "mechanism", "zero_state_remark"]
+    remedies = [finding for finding in findings if finding.key.startswith("remedy_")]
     assert len(remedies) == 1 + len(params.remedies.protocol) * len(params.remedies.initial_state_type) + 2
 
 
 REAL_RANDOM, REAL_ZEROS = "real/ACSF1-per_chunk-Random", "real/ACSF1-per_chunk-Zeros"
 
 
-def test_real_data_gap_is_judged_on_the_paired_accuracy_gap_with_ten_classes():
+def test_real_data_findings_use_ten_classes():
     results = _results({
-        REAL_RANDOM: {"update_pass_accuracy": [0.60, 0.55, 0.65], "frozen_pass_accuracy": [0.15, 0.10, 0.20],
-                      "heldout_accuracy": [0.12, 0.10, 0.14]},
-        REAL_ZEROS: {"update_pass_accuracy": [0.50, 0.52, 0.48], "frozen_pass_accuracy": [0.49, 0.50, 0.49],
-                     "heldout_accuracy": [0.40, 0.45, 0.42]},
+        REAL_RANDOM: _gap([0.60, 0.55, 0.65], [0.15, 0.10, 0.20], heldout_accuracy=[0.12, 0.10, 0.14]),
+        REAL_ZEROS: _gap([0.50, 0.52, 0.48], [0.49, 0.50, 0.49], heldout_accuracy=[0.40, 0.45, 0.42]),
     }, classes=10)
-    gap, closed, generalises = real_claims(results, "ACSF1")
+    gap, closed, generalises = _decided(*real_findings(results, "ACSF1"))
     assert (gap.verdict, closed.verdict, generalises.verdict) == (HOLDS, HOLDS, HOLDS)
-    assert "chance 0.10" in gap.evidence  # 1/10, not the toy study's 1/2
-    assert "over 0.20" in generalises.rule  # 1/10 + margin
-
-
-def test_real_data_gap_claims_turn_with_the_numbers():
-    no_gap = {"update_pass_accuracy": [0.30, 0.31, 0.29], "frozen_pass_accuracy": [0.30, 0.30, 0.30],
-              "heldout_accuracy": [0.10, 0.09, 0.11]}
-    wide_gap = {"update_pass_accuracy": [0.9, 0.9, 0.9], "frozen_pass_accuracy": [0.1, 0.2, 0.15],
-                "heldout_accuracy": [0.5, 0.6, 0.55]}
-    gap, closed, generalises = real_claims(_results({REAL_RANDOM: no_gap, REAL_ZEROS: wide_gap}, classes=10), "ACSF1")
-    assert (gap.verdict, closed.verdict, generalises.verdict) == (FAILS, FAILS, HOLDS)
-    noisy = {"update_pass_accuracy": [0.9, 0.2, 0.5], "frozen_pass_accuracy": [0.1, 0.2, 0.3],
-             "heldout_accuracy": [0.10, 0.10, 0.10]}
-    gap, _, generalises = real_claims(_results({REAL_RANDOM: noisy, REAL_ZEROS: no_gap}, classes=10), "ACSF1")
+    assert gap.primary and not closed.primary
+    assert "(chance 0.10)" in generalises.evidence and "0.20" in generalises.rule  # 1/10 + margin
+    noisy = _gap([0.9, 0.2, 0.5], [0.1, 0.2, 0.3], heldout_accuracy=[0.10, 0.10, 0.10])
+    gap, _, generalises = _decided(*real_findings(_results({REAL_RANDOM: noisy, REAL_ZEROS: noisy}, 10), "ACSF1"))
     assert gap.verdict == INCONCLUSIVE and generalises.verdict == FAILS
 
 
-def test_real_data_claims_without_their_cells_are_not_in_this_run():
-    claims = real_claims(_results({HEADLINE: {"update_pass_loss": [0.1, 0.1, 0.1]}}, classes=10), "ACSF1")
-    assert [claim.verdict for claim in claims] == [ABSENT] * 3
+def _control_table(value: float, bptt: int = 10) -> dict[str, dict[str, list[float]]]:
+    exact = {m: [0.5, 0.5, 0.5] for m in ("update_pass_accuracy", "frozen_pass_accuracy", "train_replayed_accuracy",
+                                          "train_zero_accuracy", "heldout_accuracy", "train_fresh_accuracy")}
+    exact["heldout_accuracy"] = [0.5, 0.5, value]
+    losses = {f"train_{p}_loss": [0.7, 0.7, 0.7] for p in ("replayed", "fresh", "zero")}
+    return {f"grid/SameRandom-Zeros-{bptt}": {**exact, **losses}}
+
+
+def test_controls_check_what_holds_by_construction(tiny_raw):
+    params = parse_params(tiny_raw)
+    random = {HEADLINE: _gap([1.0] * 3, [0.45, 0.55, 0.5])}
+    checks = {c.title.split(":")[0]: c for c in controls(_results({**_control_table(0.5), **random}), params)}
+    assert checks["`grid/SameRandom-Zeros-10`"].check == PASSES
+    assert checks[f"`{HEADLINE}`"].check == PASSES
+    broken = {c.title: c.check for c in controls(_results({**_control_table(0.75), **random}), params)}
+    assert FAILS_CHECK in broken.values()  # one prediction that differs between the two copies is a bug
+    leaking = {HEADLINE: _gap([1.0] * 3, [0.9, 0.95, 0.92])}  # fresh random states that carry the label
+    checks = {c.title.split(":")[0]: c for c in controls(_results({**_control_table(0.5), **leaking}), params)}
+    assert checks[f"`{HEADLINE}`"].check == FAILS_CHECK
