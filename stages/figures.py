@@ -18,7 +18,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from stages.stats import t_interval  # noqa: E402
+from stages.stats import ACCURACY, ACCURACY_DIFFERENCE, NON_NEGATIVE, UNBOUNDED, t_interval  # noqa: E402
 
 PASS_ORDER = ["update", "frozen"]
 PASS_LABELS = {"update": "update pass (weights change after every update)", "frozen": "frozen pass (no updates)"}
@@ -41,16 +41,17 @@ def setup_theme() -> None:
 LOSS_FLOOR = 1e-3  # nats: the bottom of log-scaled loss axes
 
 
-def interval_of(confidence: float, floor: float | None = None) -> Callable[[np.ndarray], tuple[float, float]]:
-    """seaborn `errorbar` callable: the Student-t interval across seeds. On a log axis an interval that reaches
-    below zero (three chaotic seeds) is drawn down to `floor`, the bottom of the axis."""
+def interval_of(confidence: float, bounds: tuple[float, float] = UNBOUNDED,
+                floor: float | None = None) -> Callable[[np.ndarray], tuple[float, float]]:
+    """seaborn `errorbar` callable: the Student-t interval across seeds within `bounds`, the range of the quantity
+    (`stages.stats`). On a log axis an interval is drawn down to at most `floor`, the bottom of the axis."""
 
-    def bounds(values: np.ndarray) -> tuple[float, float]:
-        interval = t_interval(values, confidence)
+    def limits(values: np.ndarray) -> tuple[float, float]:
+        interval = t_interval(values, confidence, bounds)
         low, high = (interval.low, interval.high) if interval.n > 1 else (interval.mean, interval.mean)
         return (max(low, floor), high) if floor is not None else (low, high)
 
-    return bounds
+    return limits
 
 
 def _chance(ax: plt.Axes, chance: float, *, vertical: bool = False) -> None:
@@ -58,19 +59,39 @@ def _chance(ax: plt.Axes, chance: float, *, vertical: bool = False) -> None:
     line(chance, color="0.3", linestyle="--", linewidth=1, zorder=0)
 
 
-def _note(figure: plt.Figure, text: str) -> None:
-    """A grey line of explanation above the plot, under the title (below, it would collide with tick labels)."""
-    figure.text(0.5, 1.0, text, fontsize=8, color="0.3", ha="center", va="bottom", transform=figure.transFigure)
+def _panels_centre(figure: plt.Figure) -> float:
+    """The horizontal centre of the panels in figure coordinates: titles centred on the figure sit off-centre when
+    the figure also holds a colour bar or room for a legend."""
+    boxes = [ax.get_position() for ax in figure.axes if ax.get_label() != "<colorbar>"]
+    return (min(box.x0 for box in boxes) + max(box.x1 for box in boxes)) / 2
 
 
-def _chance_note(figure: plt.Figure, chance: float, band: str) -> None:
-    _note(figure, f"dashed line: chance (ln of the number of classes) = {chance:.3f} nats; {band}")
+def _heading(figure: plt.Figure, title: str, note: str | None = None) -> None:
+    """The title, and a grey line of explanation under it, above the panels and centred on them. Placed in inches
+    above the figure's top edge, so that they clear each other and the panels' own titles at any figure height."""
+    inch = 1 / figure.get_figheight()  # one inch in figure coordinates
+    centre = _panels_centre(figure)
+    if note:
+        figure.text(centre, 1.0 + 0.04 * inch, note, fontsize=8, color="0.3", ha="center", va="bottom",
+                    transform=figure.transFigure)
+    figure.suptitle(title, x=centre, y=1.0 + (0.26 if note else 0.04) * inch, va="bottom")
 
 
-def _log_loss_axes(grid: sns.FacetGrid, chance: float, top: float) -> None:
+def _chance_text(chance: float, band: str) -> str:
+    return f"dashed line: chance (ln of the number of classes) = {chance:.3f} nats; {band}"
+
+
+def _loss_floor(losses: pd.Series) -> float:
+    """The bottom of a log loss axis: LOSS_FLOOR, or lower (a power of ten) when a curve would sink below it."""
+    positive = losses[losses > 0]
+    lowest = float(positive.min()) if len(positive) else LOSS_FLOOR
+    return min(LOSS_FLOOR, 10 ** np.floor(np.log10(0.5 * lowest)))  # half a decade of room under the lowest
+
+
+def _log_loss_axes(grid: sns.FacetGrid, chance: float, top: float, bottom: float = LOSS_FLOOR) -> None:
     for ax in grid.axes.flat:
         ax.set_yscale("log")
-        ax.set_ylim(LOSS_FLOOR, top)
+        ax.set_ylim(bottom, top)
         ax.yaxis.set_major_locator(ticker.LogLocator(base=10, numticks=6))
         ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
         ax.yaxis.set_minor_formatter(ticker.NullFormatter())
@@ -87,7 +108,7 @@ def input_sequences(inputs: pd.DataFrame) -> plt.Figure:
     grid.set_titles(col_template="{col_name}")
     grid.set_axis_labels("time step", "input value")
     sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, title="class label", frameon=False)
-    grid.figure.suptitle("First steps of training sequences of each data mode (first seed)", y=1.02)
+    _heading(grid.figure, "First steps of training sequences of each data mode (first seed)")
     return grid.figure
 
 
@@ -97,7 +118,7 @@ def _loss_per_epoch_panels(epochs: pd.DataFrame, chance: float, confidence: floa
     grid = sns.relplot(
         data=epochs.assign(**{"pass": epochs["pass"].map(PASS_LABELS)}), kind="line", x="epoch", y="loss",
         hue="pass", style="pass", markers=True, dashes=False, row=row, col="initial_state_type",
-        hue_order=[PASS_LABELS[p] for p in PASS_ORDER], errorbar=interval_of(confidence, LOSS_FLOOR),
+        hue_order=[PASS_LABELS[p] for p in PASS_ORDER], errorbar=interval_of(confidence, NON_NEGATIVE, LOSS_FLOOR),
         height=height, aspect=WIDTH / columns_per_width / height,
     )
     # Plain panel titles: seaborn's margin titles squeezed these panels to slivers.
@@ -114,24 +135,29 @@ def loss_per_epoch(epochs: pd.DataFrame, chance: float, confidence: float, bptt:
     """epochs: data_type, initial_state_type, epoch, replicate, pass, loss (grid cells at one bptt)."""
     grid = _loss_per_epoch_panels(epochs, chance, confidence, row="data_type",
                                   titles="{row_name} data\n{col_name} states", columns_per_width=3, height=1.7)
-    grid.figure.suptitle(f"Mean loss per epoch with and without weight updates (bptt {bptt})", y=1.05)
-    _chance_note(grid.figure, chance, f"bands: {confidence:.0%} t-interval across seeds")
+    _heading(grid.figure, f"Mean loss per epoch with and without weight updates (bptt {bptt})",
+             _chance_text(chance, f"bands: {confidence:.0%} t-interval across seeds"))
     return grid.figure
 
 
 def loss_last_epoch(last_epoch: pd.DataFrame, chance: float, confidence: float, bptt: int) -> plt.Figure:
     """last_epoch: data_type, initial_state_type, chunk, replicate, pass, loss (grid cells at one bptt)."""
+    # The axis floor follows the lowest mean curve, so that an updating loss near 0 stays in view.
+    means = last_epoch.groupby(["data_type", "initial_state_type", "pass", "chunk"])["loss"].mean()
+    floor = _loss_floor(means)
     grid = sns.relplot(
         data=last_epoch.assign(**{"pass": last_epoch["pass"].map(PASS_LABELS)}), kind="line", x="chunk", y="loss",
         hue="pass", row="data_type", col="initial_state_type", hue_order=[PASS_LABELS[p] for p in PASS_ORDER],
-        errorbar=interval_of(confidence, LOSS_FLOOR), height=1.7, aspect=WIDTH / 3 / 1.7, linewidth=0.8,
+        errorbar=interval_of(confidence, NON_NEGATIVE, floor), height=1.7, aspect=WIDTH / 3 / 1.7, linewidth=0.8,
     )
     grid.set_titles(template="{row_name} data\n{col_name} states", size=9)
-    grid.set_axis_labels("update (chunk) of the last epoch", "loss (nats, log)")
-    _log_loss_axes(grid, chance, top=max(10.0, 1.5 * float(last_epoch["loss"].max())))
+    # One x label for the whole grid: three copies of a long label ran into each other.
+    grid.set_axis_labels("", "loss (nats, log)")
+    _log_loss_axes(grid, chance, top=max(10.0, 1.5 * float(last_epoch["loss"].max())), bottom=floor)
     sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, title=None, frameon=False)
-    grid.figure.suptitle(f"Loss of each chunk in the last epoch (bptt {bptt})", y=1.05)
-    _chance_note(grid.figure, chance, f"bands: {confidence:.0%} t-interval across seeds")
+    grid.figure.supxlabel("update (chunk) of the last epoch", x=_panels_centre(grid.figure), y=0.02, fontsize=10)
+    _heading(grid.figure, f"Loss of each chunk in the last epoch (bptt {bptt})",
+             _chance_text(chance, f"bands: {confidence:.0%} t-interval across seeds"))
     return grid.figure
 
 
@@ -140,11 +166,8 @@ def real_loss_per_epoch(epochs: pd.DataFrame, chance: float, confidence: float, 
     """epochs: protocol, initial_state_type, epoch, replicate, pass, loss (the real-data cells of one data set)."""
     grid = _loss_per_epoch_panels(epochs, chance, confidence, row="protocol",
                                   titles="protocol {row_name}\n{col_name} states", columns_per_width=2, height=1.9)
-    # Title and note placed in inches above the panels, so that they clear each other however many rows there are.
-    height = grid.figure.get_figheight()
-    _chance_note(grid.figure, chance, f"bands: {confidence:.0%} t-interval across seeds")
-    grid.figure.suptitle(f"{dataset} ({classes} classes): loss per epoch with and without updates (bptt {bptt})",
-                         y=1.0 + 0.2 / height, va="bottom")
+    _heading(grid.figure, f"{dataset} ({classes} classes): loss per epoch with and without updates (bptt {bptt})",
+             _chance_text(chance, f"bands: {confidence:.0%} t-interval across seeds"))
     return grid.figure
 
 
@@ -159,7 +182,9 @@ def final_gap(summary: pd.DataFrame) -> plt.Figure:
     ax.set_xlabel("initial states, bptt size")
     ax.set_ylabel("data mode")
     ax.set_title("Gap between the frozen and the updating pass, last epoch (mean over seeds)")
-    plt.setp(ax.get_xticklabels(), rotation=40, ha="right")
+    # Two short lines per column instead of rotated labels, whose slanted boxes crowd each other.
+    ax.set_xticklabels([label.get_text().replace(", ", "\n") for label in ax.get_xticklabels()], rotation=0,
+                       fontsize=8)
     figure.tight_layout()
     return figure
 
@@ -167,27 +192,41 @@ def final_gap(summary: pd.DataFrame) -> plt.Figure:
 def mechanism(passes: pd.DataFrame, chance: float, confidence: float) -> plt.Figure:
     """passes: data_type, initial_state_type, pass (a MECHANISM_LABELS key), replicate, accuracy."""
     data = passes.assign(**{"pass": passes["pass"].map(MECHANISM_LABELS)})
+    # Data modes on the vertical axis: their names read horizontally, and the five passes of a mode are spread
+    # along it far enough apart that no marker hides another.
+    modes = list(dict.fromkeys(passes["data_type"]))
     grid = sns.catplot(
-        data=data, kind="point", x="data_type", y="accuracy", hue="pass", col="initial_state_type",
-        hue_order=list(MECHANISM_LABELS.values()), errorbar=interval_of(confidence), dodge=0.5,
-        linestyle="none", markers=["o", "s", "D", "^", "v"], height=2.6, aspect=WIDTH / 3 / 2.6,
+        data=data, kind="point", y="data_type", x="accuracy", hue="pass", col="initial_state_type",
+        hue_order=list(MECHANISM_LABELS.values()), order=modes, errorbar=interval_of(confidence, ACCURACY),
+        dodge=0.7, linestyle="none", markers=["o", "s", "D", "^", "v"], markersize=4, height=0.6 + 0.55 * len(modes),
+        aspect=WIDTH / 3 / (0.6 + 0.55 * len(modes)),
     )
     grid.set_titles(col_template="{col_name} initial states")
-    grid.set_axis_labels("data mode", "accuracy (fraction of chunks)")
+    grid.set_axis_labels("", "data mode")
     for ax in grid.axes.flat:
-        _chance(ax, chance)
-        plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
-    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, title=None, frameon=False)
-    grid.figure.suptitle("Final weights, frozen passes that differ only in their initial states or data", y=1.12)
-    _note(grid.figure, f"dashed line: chance accuracy {chance:.2f}; error bars: {confidence:.0%} t-interval across seeds")
+        _chance(ax, chance, vertical=True)
+        ax.set_xlim(-0.05, 1.05)
+    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, title=None, frameon=False)
+    grid.figure.supxlabel("accuracy (fraction of sequences)", x=_panels_centre(grid.figure), y=0.02, fontsize=10)
+    _heading(grid.figure, "Final weights, frozen passes that differ only in their initial states or data",
+             f"dashed line: chance accuracy {chance:.2f}; error bars: {confidence:.0%} t-interval across seeds")
     return grid.figure
 
 
 def relearning(relearn: pd.DataFrame, confidence: float, threshold: float) -> plt.Figure:
     """relearn: label, epoch, replicate, updates (until an update's loss first fell below `threshold`)."""
+    # Only series with at least one epoch that reached the threshold: the legend lists what is drawn.
+    relearn = relearn[relearn.groupby("label")["updates"].transform(lambda updates: updates.notna().any())]
     figure, ax = plt.subplots(figsize=(WIDTH, 3.0))
+    if relearn.empty:
+        ax.text(0.5, 0.5, f"no cell's loss fell below {threshold:g} nats in any epoch", ha="center", va="center",
+                transform=ax.transAxes, color="0.3")
+        ax.set_title("Re-learning each epoch's new initial states: updates needed, per epoch", pad=22)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(f"updates until loss < {threshold:g} nats")
+        return figure
     sns.lineplot(data=relearn, x="epoch", y="updates", hue="label", style="label", markers=True, dashes=False,
-                 errorbar=interval_of(confidence), ax=ax)
+                 errorbar=interval_of(confidence, (1.0, np.inf)), ax=ax)
     ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"updates until loss < {threshold:g} nats")
@@ -208,21 +247,22 @@ def remedies(comparison: pd.DataFrame, chance: float, margin: float, confidence:
                                 sharey=True)
     axes = np.atleast_1d(axes)
     for ax, measure in zip(axes, measures):
+        bounds = ACCURACY_DIFFERENCE if "gap" in measure else ACCURACY
         sns.pointplot(data=comparison[comparison["measure"] == measure], y="remedy", x="value",
-                      errorbar=interval_of(confidence), linestyle="none", ax=ax, color=sns.color_palette()[0])
+                      errorbar=interval_of(confidence, bounds), linestyle="none", ax=ax, color=sns.color_palette()[0])
         ax.set_title(measure.replace(" on ", "\non "))
         ax.set_ylabel("")
         if "gap" in measure:
             ax.axvline(0, color="0.6", linewidth=0.8, zorder=0)
             ax.axvline(margin, color="0.3", linestyle=":", linewidth=1, zorder=0)
-            ax.set_xlabel("updating − frozen accuracy, last epoch")
+            ax.set_xlabel("accuracy gap\n(updating − frozen)")
         else:
             _chance(ax, chance, vertical=True)
             ax.set_xlabel("held-out accuracy")
-    figure.suptitle("Remedies beside the write-up's loop (equal passes over the data)", y=1.08)
-    figure.tight_layout()
-    _note(figure, f"dotted: the margin {margin:g} a closed gap must stay under; dashed: chance accuracy "
-                  f"{chance:.2f}; error bars: {confidence:.0%} t-interval across seeds")
+    figure.tight_layout(w_pad=3)
+    _heading(figure, "Remedies beside the write-up's loop (equal passes over the data)",
+             f"dotted: the margin {margin:g} a closed gap must stay under; dashed: chance accuracy {chance:.2f}; "
+             f"error bars: {confidence:.0%} t-interval across seeds")
     return figure
 
 
