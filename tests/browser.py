@@ -1,5 +1,9 @@
 """Open an HTML file in headless Chromium and report what a reader's browser would see (a helper, not tests).
 
+`check_page` reports requests and broken images; `open_page` hands a live page to layout checks: what sticks out
+of a phone's screen, which tables print cut off, whether the table of contents reaches each section, what a download
+link saves.
+
 Uses the `playwright` Python package to drive Debian's /usr/bin/chromium over the DevTools protocol; Playwright's
 own browser download (`playwright install`) is never used, so nothing beyond the Debian package is needed.
 Every request that is not the page's own file or a data: URI is recorded and then aborted: the check must see a page
@@ -10,6 +14,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,22 +51,29 @@ def _short(url: str, limit: int = 80) -> str:
     return url if len(url) <= limit else url[:limit] + "..."
 
 
-def check_page(html_path: Path, screenshot_path: Path) -> PageCheck:
-    """Load `html_path` in headless Chromium, save a full-page PNG screenshot, and report requests and images."""
+@contextmanager
+def open_page(html_path: Path, *, width: int = 1280, height: int = 900,
+              requests: list[str] | None = None) -> Iterator:
+    """A playwright Page showing `html_path` in headless Chromium, every image decoded; the browser closes after.
+
+    Every request other than the page's own file and data: URIs is appended to `requests` and aborted.
+    """
     # Imported here so that importing this module never fails where playwright is absent (the tests decide to skip).
     from playwright.sync_api import Route, sync_playwright
 
     page_url = Path(html_path).resolve().as_uri()
-    requests: list[str] = []
+    seen = requests if requests is not None else []
+
+    def own(url: str) -> bool:
+        # The page's own file, also with a #fragment after a click on an in-page link.
+        return url.split("#", 1)[0] == page_url or url.startswith("data:")
 
     def record(request) -> None:
-        url = request.url
-        if url != page_url and not url.startswith("data:"):
-            requests.append(url)
+        if not own(request.url):
+            seen.append(request.url)
 
     def block(route: Route) -> None:
-        url = route.request.url
-        if url == page_url or url.startswith("data:"):
+        if own(route.request.url):
             route.continue_()
         else:
             route.abort("blockedbyclient")
@@ -69,7 +82,8 @@ def check_page(html_path: Path, screenshot_path: Path) -> PageCheck:
         # A fresh profile each time: no cache or state from another run can hide a request.
         context = playwright.chromium.launch_persistent_context(
             profile, executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True,
-            viewport={"width": 1280, "height": 900}, timeout=TIMEOUT_MS, service_workers="block",
+            viewport={"width": width, "height": height}, timeout=TIMEOUT_MS, service_workers="block",
+            accept_downloads=True,
         )
         try:
             context.set_default_timeout(TIMEOUT_MS)
@@ -80,12 +94,101 @@ def check_page(html_path: Path, screenshot_path: Path) -> PageCheck:
             # "load" waits for images, but a failed one may settle a moment later; this settles them all.
             page.evaluate("() => Promise.all(Array.from(document.images).map("
                           "img => img.decode().catch(() => null)))")
-            images = page.evaluate(IMAGES_JS)
-            title = page.title()
-            screenshot_path.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(screenshot_path), full_page=True, type="png")
+            yield page
         finally:
             context.close()
+
+
+def check_page(html_path: Path, screenshot_path: Path) -> PageCheck:
+    """Load `html_path` in headless Chromium, save a full-page PNG screenshot, and report requests and images."""
+    requests: list[str] = []
+    with open_page(html_path, requests=requests) as page:
+        images = page.evaluate(IMAGES_JS)
+        title = page.title()
+        screenshot_path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshot_path), full_page=True, type="png")
     broken = [_short(image["src"]) or f"<img #{image['index']} without src>"
               for image in images if not image["complete"] or image["width"] == 0]
     return PageCheck(requests=requests, broken_images=broken, image_count=len(images), title=title)
+
+
+# Where content may be wider than the screen: it scrolls sideways inside these instead of widening the page.
+SCROLL_CONTAINERS = ".table-wrap, pre, .figure-scroll"
+
+# In the page: every visible element whose right edge lies beyond the viewport, unless a scroll container holds it
+# (one of `containers` that really scrolls: a container whose overflow was made visible holds nothing back).
+OVERFLOW_JS = """(containers) => {
+    const width = document.documentElement.clientWidth;
+    const scrolls = (element) => ['auto', 'scroll'].includes(getComputedStyle(element).overflowX);
+    const held = (element) => {
+        for (let up = element.parentElement; up; up = up.parentElement)
+            if (up.matches(containers) && scrolls(up)) return true;
+        return false;
+    };
+    const out = [];
+    for (const element of document.body.querySelectorAll('*')) {
+        if (held(element)) continue;
+        const box = element.getBoundingClientRect();
+        if (box.width === 0 && box.height === 0) continue;
+        if (box.right > width + 0.5) {
+            const name = element.tagName.toLowerCase() + (element.className ? '.' + element.className : '');
+            out.push(`${name} right=${box.right.toFixed(1)} > ${width}: ${element.textContent.slice(0, 60)}`);
+        }
+    }
+    return out;
+}"""
+
+# In the page: every table that is cut off, i.e. wider than the box it sits in or that box scrolls.
+CLIPPED_TABLES_JS = """() => Array.from(document.querySelectorAll('table')).flatMap((table, index) => {
+    const holder = table.parentElement;
+    const right = table.getBoundingClientRect().right, holderRight = holder.getBoundingClientRect().right;
+    const problems = [];
+    if (right > holderRight + 0.5) problems.push(`table #${index} right ${right} > its container's ${holderRight}`);
+    if (holder.scrollWidth > holder.clientWidth + 1)
+        problems.push(`table #${index}: container scrolls (${holder.scrollWidth} > ${holder.clientWidth})`);
+    if (right > document.documentElement.clientWidth + 0.5) problems.push(`table #${index} right ${right} > page`);
+    return problems;
+})"""
+
+# In the page: where the element with this id is, against the viewport, and the location's fragment.
+TARGET_JS = """(id) => {
+    const target = document.getElementById(id);
+    if (!target) return null;
+    const box = target.getBoundingClientRect();
+    return {top: box.top, bottom: box.bottom, height: window.innerHeight, hash: decodeURIComponent(location.hash)};
+}"""
+
+
+def overflowing_elements(page) -> list[str]:
+    """Elements that stick out past the right edge of the viewport outside any scroll container."""
+    return page.evaluate(OVERFLOW_JS, SCROLL_CONTAINERS)
+
+
+def clipped_tables(page) -> list[str]:
+    return page.evaluate(CLIPPED_TABLES_JS)
+
+
+def toc_links_that_miss(page) -> tuple[int, list[str]]:
+    """Click every table-of-contents link; (links clicked, those whose section did not come into view)."""
+    anchors = page.eval_on_selector_all("nav.toc a", "links => links.map(a => a.getAttribute('href').slice(1))")
+    missed = []
+    for index, anchor in enumerate(anchors):
+        page.locator("nav.toc a").nth(index).click()
+        where = page.evaluate(TARGET_JS, anchor)
+        if where is None:
+            missed.append(f"#{anchor}: no element has this id")
+            continue
+        at_top = abs(where["top"]) <= 3
+        # A section near the end cannot scroll to the top; it counts when it is the fragment and fully on screen.
+        in_view = where["hash"] == f"#{anchor}" and where["top"] >= -1 and where["bottom"] <= where["height"] + 1
+        if not (at_top or in_view):
+            missed.append(f"#{anchor}: top {where['top']:.0f}, hash {where['hash']!r}")
+    return len(anchors), missed
+
+
+def download(page, selector: str) -> tuple[str, bytes]:
+    """Click the link `selector` and return the suggested file name and the bytes the browser saved."""
+    with page.expect_download() as info:
+        page.click(selector)
+    saved = info.value
+    return saved.suggested_filename, Path(saved.path()).read_bytes()
