@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import ast
 import copy
+import csv
+import io
 import json
+import re
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO, TINY, make_project, run
 
-from conftest import TINY, make_project, run
 from stages.params import cells, parse_params
-from stages.report import seconds_text
-from stages.sweep import EVALUATE_STAGE, TRAIN_STAGE  # the stage names of each family, as dvc.yaml spells them
+from stages.sweep import (  # the stage names of each family, as dvc.yaml spells them
+    EVALUATE_STAGE,
+    TRAIN_STAGE,
+)
+from stages.tables import badge, seconds_text
 
 DVC = [sys.executable, "-m", "dvc"]
 ALL_CELLS = cells(parse_params(TINY))
@@ -41,8 +49,8 @@ def test_every_declared_output_exists(pipeline_run):
     root, _ = pipeline_run
     outputs = _declared_outputs(root)
     generated = len(TINY["sweep"]["data_type"]) + len(TINY["realdata"]["dataset"])
-    # generate; train: results + wall time; evaluate: metrics + wall time; report's five
-    assert len(outputs) == generated + 2 * len(ALL_CELLS) + 2 * len(EVALUATED) + 5
+    # generate; train: results + wall time; evaluate: results + wall time; report's five and its metrics file
+    assert len(outputs) == generated + 2 * len(ALL_CELLS) + 2 * len(EVALUATED) + 6
     for path in outputs:
         assert (root / path).exists(), path
 
@@ -72,21 +80,35 @@ def _without_timing(lock: dict) -> dict:
 
 
 def _without_wall_time_section(text: str) -> str:
-    """The report with its wall-time section cut out (Markdown heading or HTML heading up to the next section)."""
-    for start, end in (("## Wall time per cell", "\n## "), ("Wall time per cell</h2>", "<h2")):
-        if start in text:
-            head, _, tail = text.partition(start)
-            text = head + (end + tail.partition(end)[2] if end in tail else "")
-    return text
+    """The report (Markdown or HTML) with its wall times cut out: from the sentence giving their total to the end of
+    the collapsed table of every cell's."""
+    start = text.index("Training and evaluation of all")
+    table = text.index("Wall time per cell", start)
+    return text[:start] + text[text.index("</details>", table):]
+
+
+def _one_cell_of_each_family() -> list[str]:
+    """The stages that recompute one cell of every family from its data, and the report."""
+    stages = [f"generate@{TINY['sweep']['data_type'][0]}", f"generate_real@{TINY['realdata']['dataset'][0]}"]
+    for family in TRAIN_STAGE:
+        cell = next(cell for cell in ALL_CELLS if cell.family == family)
+        stages.append(f"{TRAIN_STAGE[family]}@{cell.key}")
+        if family in EVALUATE_STAGE:
+            stages.append(f"{EVALUATE_STAGE[family]}@{cell.key}")
+    return [*stages, "report"]
 
 
 def test_forced_rerun_is_byte_identical_except_the_wall_times(pipeline_run):
     """Same parameters, same bytes: every result hash in dvc.lock and every committed report file is unchanged; only
-    the wall-time files, their table and the report's wall-time section may differ."""
+    the wall-time files, their table and the report's wall-time section may differ. One cell of every family is
+    recomputed (data, training, evaluation), then the report: the stages that write results, at a quarter of the
+    cost of forcing all of them."""
     root, _ = pipeline_run
     before = {path: (root / path).read_text() for path in ("dvc.lock", "reports/report.md", "reports/index.html")}
-    rerun = run([*DVC, "repro", "--force"], root)
-    assert "Running stage 'report'" in rerun.stdout
+    forced = _one_cell_of_each_family()
+    rerun = run([*DVC, "repro", "--force", "--single-item", *forced], root)
+    for stage in forced:
+        assert f"Running stage '{stage}'" in rerun.stdout, stage
     changed = [line[3:] for line in run(["git", "status", "--porcelain"], root).stdout.splitlines()]
     allowed = {"dvc.lock", "reports/report.md", "reports/index.html", "reports/tables/timing.csv"}
     assert [path for path in changed if path not in allowed] == []
@@ -108,7 +130,8 @@ def test_wall_time_of_every_cell_is_recorded_and_shown(pipeline_run):
     assert timing[~timing["cell"].isin(evaluated["cell"])]["evaluation_seconds"].isna().all()
     text = (root / "reports/report.md").read_text()
     for row in timing.itertuples():
-        assert f"| `{row.cell}` | {seconds_text(row.training_seconds)} |" in text
+        assert re.search(rf"\|\s*`{re.escape(row.cell)}`\s*\|\s*{re.escape(seconds_text(row.training_seconds))}\s*\|",
+                         text)
 
 
 def test_report_tables_hold_one_row_per_cell_and_seed(pipeline_run):
@@ -124,24 +147,40 @@ def test_report_tables_hold_one_row_per_cell_and_seed(pipeline_run):
     assert (summary.dropna(subset=["mean"])["seeds"] == seeds).all()
 
 
-def test_report_opens_with_the_claims_table_and_embeds_every_figure(pipeline_run):
+def test_report_leads_with_a_summary_the_data_and_the_findings_and_embeds_every_figure(pipeline_run):
     root, _ = pipeline_run
     text = (root / "reports/report.md").read_text()
-    assert text.index("## Claims") < text.index("## 1.")
+    assert text.index('<div class="summary">') < text.index("## The data") < text.index("## Findings")
+    assert text.index("## Findings") < text.index("### Controls") < text.index("## 1.")
     for figure in ["inputs", "loss_per_epoch", "loss_last_epoch", "final_gap", "mechanism", "relearning", "remedies",
                    "onset", "real_ACSF1"]:
-        assert f"(figures/{figure}.png)" in text
+        assert f"(figures/{figure}.png)" in text and f"[{figure}.csv](figures/{figure}.csv)" in text
         assert (root / "reports/figures" / f"{figure}.png").read_bytes().startswith(b"\x89PNG")
         assert (root / "reports/figures" / f"{figure}.svg").read_text().lstrip().startswith("<?xml")
         assert len(pd.read_csv(root / "reports/figures" / f"{figure}.csv")) > 0
-    claims = pd.read_csv(root / "reports/tables/claims.csv")
-    assert set(claims["verdict"]) <= {"holds", "does not hold", "inconclusive", "not in this run"}
-    for claim in claims.itertuples():  # every claim and its computed verdict appear in the Markdown
-        assert f"| {claim.title} | **{claim.verdict}** |" in text
+    findings = pd.read_csv(root / "reports/tables/findings.csv")
+    assert set(findings["verdict"]) <= {"holds", "does not hold", "inconclusive", "not tested", "not in this run"}
+    assert findings["primary"].tolist() == sorted(findings["primary"].tolist(), reverse=True)  # primary ones first
+    for number, finding in enumerate(findings.itertuples(), 1):  # every finding and its computed verdict, numbered
+        row = rf"\|\s*{number}\s*\|\s*{re.escape(finding.title)}\s*\|\s*{re.escape(badge(finding.verdict))}\s*\|"
+        assert re.search(row, text), finding.title
+    controls = pd.read_csv(root / "reports/tables/controls.csv")
+    assert len(controls) and set(controls["check"]) <= {"passes", "not in this run"}  # no control fails
     # The numbers are the pipeline's: the headline cell's mean frozen loss is printed as the summary holds it.
     summary = pd.read_csv(root / "reports/tables/summary.csv")
     row = summary[(summary["cell"] == "grid/SameRandom-Random-10") & (summary["metric"] == "frozen_pass_loss")]
-    assert f"frozen loss {row['mean'].item():.3f} [{row['low'].item():.3f}, {row['high'].item():.3f}]" in text
+    assert f"frozen {row['mean'].item():.3f} [{row['low'].item():.3f}, {row['high'].item():.3f}]" in text
+
+
+def test_no_interval_in_the_report_or_its_tables_leaves_the_range_of_its_quantity(pipeline_run):
+    root, _ = pipeline_run
+    summary = pd.read_csv(root / "reports/tables/summary.csv").dropna(subset=["low"])
+    accuracy = summary["metric"].str.endswith("accuracy")
+    assert (summary.loc[accuracy, "low"] >= 0).all() and (summary.loc[accuracy, "high"] <= 1).all()
+    losses = summary["metric"].str.endswith("loss")
+    assert (summary.loc[losses, "low"] >= 0).all()
+    differences = summary["metric"].str.endswith("accuracy_gap")
+    assert (summary.loc[differences, "low"] >= -1).all() and (summary.loc[differences, "high"] <= 1).all()
 
 
 def test_the_html_page_holds_the_report_with_every_figure_embedded(pipeline_run):
@@ -149,14 +188,18 @@ def test_the_html_page_holds_the_report_with_every_figure_embedded(pipeline_run)
     page = (root / "reports/index.html").read_text()
     assert page.count("data:image/png;base64,") == 9
     assert "src=\"figures/" not in page and "http://" not in page.replace("http://www.w3.org", "")
-    assert "Claims" in page and "PyTorch" in page
+    assert "Findings" in page and "PyTorch" in page
 
 
 def test_metrics_and_plots_are_declared_for_dvc(pipeline_run):
     root, _ = pipeline_run
     metrics = json.loads(run([*DVC, "metrics", "show", "--json"], root).stdout)
     files = next(iter(metrics.values()))["data"]
-    assert sorted(files) == sorted(f"data/evaluate/{cell.name}.json" for cell in EVALUATED)
+    assert sorted(files) == ["reports/findings.json"]  # the study's findings; per-cell numbers stay files
+    findings = files["reports/findings.json"]["data"]
+    written = json.loads((root / "reports/findings.json").read_text())
+    assert {"headline", "verdicts"} <= set(findings) <= set(written)  # findings without a number show no column
+    assert all((root / f"data/evaluate/{cell.name}.json").is_file() for cell in EVALUATED)
     plots = json.loads(run([*DVC, "plots", "show", "--json"], root).stdout)
     assert not plots.get("errors")
     grid = [cell.key for cell in ALL_CELLS if cell.family == "grid"]
@@ -185,34 +228,87 @@ def test_bad_params_stop_repro_before_any_output(tmp_path, key, value):
     assert not (root / "reports").exists()
 
 
-# Keep this test last in the file: `dvc exp run` leaves the new experiment's outputs in the shared workspace.
-def test_changing_the_learning_rate_reruns_only_what_depends_on_it(pipeline_run):
+def test_changing_the_learning_rate_invalidates_only_what_depends_on_it(pipeline_run):
+    # `dvc status` after the edit names the stages a run would redo, without paying for the run.
     root, _ = pipeline_run
-    result = run([*DVC, "exp", "run", "--set-param", "train.learning_rate=0.001"], root)
-    assert "Running stage 'generate@" not in result.stdout
+    params_file = root / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["train"]["learning_rate"] = 0.001
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        status = json.loads(run([*DVC, "status", "--json"], root).stdout)
+    finally:
+        params_file.write_text(original)
+    # Stages whose dependencies changed: the ones a run would redo.
+    stale = {name for name, changes in status.items()
+             if any(isinstance(change, dict) and "changed deps" in change for change in changes)}
+    assert not [name for name in stale if name.startswith("generate")]
     for cell in ALL_CELLS:
-        if cell.family == "onset":  # the onset map sets its own learning rates
-            assert f"Running stage 'onset@{cell.key}'" not in result.stdout
-        else:
-            assert f"Running stage '{TRAIN_STAGE[cell.family]}@{cell.key}'" in result.stdout
-    assert "Running stage 'report'" in result.stdout
-    shown = run([*DVC, "exp", "show", "--json"], root)
-    assert "0.001" in shown.stdout
+        stage = f"{TRAIN_STAGE[cell.family]}@{cell.key}"
+        # The onset map sets its own learning rates; every other cell trains at train.learning_rate.
+        assert (stage in stale) == (cell.family != "onset"), stage
+    assert "report" in stale
 
 
 def test_real_data_section_holds_the_pipelines_numbers(pipeline_run):
     root, _ = pipeline_run
     text = (root / "reports/report.md").read_text()
-    assert text.index("## 5. Real recordings") < text.index("## 6. Every cell")
+    assert text.index("## 5. Real recordings") < text.index("## 6. Methods")
     assert "ln 10 = 2.303" in text and "1/10 = 0.10" in text  # the number of classes comes from the data
     summary = pd.read_csv(root / "reports/tables/summary.csv")
     for metric, digits in (("gap", 3), ("heldout_accuracy", 2)):
         row = summary[(summary["cell"] == "real/ACSF1-per_chunk-Random") & (summary["metric"] == metric)]
-        assert f"{row['mean'].item():.{digits}f} [{row['low'].item():.{digits}f}, {row['high'].item():.{digits}f}]" in text
-    claims = pd.read_csv(root / "reports/tables/claims.csv")
-    real = claims[claims["title"].str.startswith("Real recordings (ACSF1)")]
+        mean, low, high = row["mean"].item(), row["low"].item(), row["high"].item()
+        assert f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]" in text
+    findings = pd.read_csv(root / "reports/tables/findings.csv")
+    real = findings[findings["title"].str.startswith("Real recordings (ACSF1)")]
     assert len(real) == 3
-    # The tiny run has no zero-state real cell: those claims say so rather than guess.
+    # The tiny run has no zero-state real cell: those findings say so rather than guess.
     assert real["verdict"].tolist()[1:] == ["not in this run", "not in this run"]
     heldout = pd.read_csv(root / "reports/figures/real_ACSF1.csv")
     assert set(heldout["cell"]) == {"real/ACSF1-per_chunk-Random"}
+
+
+# Keep this test last among those that use the shared run: `dvc exp run` leaves its outputs in the workspace.
+def test_an_ablation_of_the_margin_reruns_only_the_report_and_exp_show_compares_the_findings(pipeline_run):
+    root, _ = pipeline_run
+    result = run([*DVC, "exp", "run", "--set-param", "report.chance_margin=0.15"], root)
+    assert "Running stage 'report'" in result.stdout
+    assert not [line for line in result.stdout.splitlines() if line.startswith("Running stage")
+                and "'report'" not in line]
+    shown = run([*DVC, "exp", "show", "--csv"], root).stdout
+    rows = list(csv.DictReader(io.StringIO(shown)))
+    header = list(rows[0])
+    findings = json.loads((root / "reports/findings.json").read_text())
+    metric_columns = [column for column in header if column.split(".")[0] in findings]
+    assert "headline.estimate" in metric_columns and "headline.verdict" in metric_columns
+    assert "verdicts.inconclusive" in metric_columns
+    # No per-cell metrics: only the findings file's few columns beside the parameters and dependencies.
+    assert not [column for column in header if "update_pass_loss" in column or "heldout_accuracy" in column]
+    assert len(metric_columns) <= 36
+    assert {row["report.chance_margin"] for row in rows} >= {"0.1", "0.15"}  # the baseline and the experiment
+
+
+def _imported_modules(module: str) -> set[str]:
+    """The project's modules that `module` imports, directly or through others."""
+    found, todo = set(), [module]
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.add(name)
+        tree = ast.parse((REPO / "stages" / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "stages":
+                todo += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("stages."):
+                todo.append(node.module.split(".")[1])
+    return found
+
+
+def test_the_report_stage_declares_every_module_it_imports_and_its_template():
+    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["report"]
+    declared = {Path(dep).stem for dep in stage["deps"] if dep.startswith("stages/") and dep.endswith(".py")}
+    assert _imported_modules("report") <= declared
+    assert "stages/templates/report.md.j2" in stage["deps"] and "CITATION.cff" in stage["deps"]

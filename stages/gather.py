@@ -1,0 +1,240 @@
+"""Gather the outputs of every cell of params.yaml into tidy long-form tables, and shape each figure's table.
+
+The cells are enumerated from params.yaml, never by listing folders, so outputs of cells that were dropped cannot
+leak into the report. Every number in the report comes from these tables.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stages import figures
+from stages.data import load_split
+from stages.evaluate import PASSES
+from stages.findings import bounds_of, remedy_cells, verdict_bptt
+from stages.io import read_json, require_file
+from stages.params import Cell, Params, cells
+from stages.stats import t_interval
+from stages.sweep import EVALUATE_STAGE
+
+SUMMARY_METRICS = [
+    "update_pass_loss", "frozen_pass_loss", "gap", "update_pass_accuracy", "frozen_pass_accuracy", "accuracy_gap",
+    "update_chunk_accuracy", "frozen_chunk_accuracy", "chunk_accuracy_gap",
+    "train_replayed_loss", "train_fresh_loss", "train_zero_loss", "heldout_loss",
+    "train_replayed_accuracy", "train_fresh_accuracy", "train_zero_accuracy", "heldout_accuracy", "replay_recovery",
+    "onset_epoch",
+]
+
+
+def _describe(cell: Cell) -> dict:
+    return {
+        "cell": cell.name, "family": cell.family, "data_type": cell.data_type,
+        "initial_state_type": cell.initial_state_type, "bptt_size": cell.bptt_size, "protocol": cell.protocol,
+        "rnn": cell.cell, "hidden_size": cell.hidden_size, "learning_rate": cell.learning_rate,
+    }
+
+
+def onset_epoch(history: pd.DataFrame, threshold: float) -> float:
+    """First epoch whose updating loss is below `threshold`, or NaN when none is (one replicate's history)."""
+    below = history.loc[history["update_pass_loss"] < threshold, "epoch"]
+    return float(below.iloc[0]) if len(below) else math.nan
+
+
+def updates_to_threshold(update_losses: np.ndarray, threshold: float) -> np.ndarray:
+    """(epochs, updates, replicates) -> (epochs, replicates): 1-based index of the first update whose loss is below
+    `threshold` in each epoch, NaN when none is."""
+    below = update_losses < threshold
+    first = below.argmax(axis=1).astype(float) + 1
+    first[~below.any(axis=1)] = math.nan
+    return first
+
+
+def gather(params: Params, train_dir: Path, evaluate_dir: Path) -> dict[str, pd.DataFrame]:
+    """Tidy tables: per cell and seed; per epoch, seed and pass; per chunk of the last epoch; re-learning speed."""
+    onset_threshold, relearn_threshold = params.report.onset_loss, params.report.relearn_loss
+    bptt = verdict_bptt(params)
+    rows, epoch_tables, chunk_tables, relearn_tables, score_tables = [], [], [], [], []
+    for cell in cells(params):
+        folder = train_dir / cell.name
+        history = pd.read_csv(require_file(folder / "epochs.csv", f"training history of {cell.name}"))
+        last = history[history["epoch"] == history["epoch"].max()].sort_values("replicate")
+        metrics = None
+        if cell.family != "onset":
+            metrics = read_json(require_file(evaluate_dir / f"{cell.name}.json", f"metrics of {cell.name}"))
+        for position, replicate_row in enumerate(last.itertuples()):
+            replicate = int(replicate_row.replicate)
+            row = {
+                **_describe(cell), "replicate": replicate,
+                "update_pass_loss": replicate_row.update_pass_loss,
+                "update_pass_accuracy": replicate_row.update_final_step_accuracy,
+                "update_chunk_accuracy": replicate_row.update_pass_accuracy,
+                "onset_epoch": onset_epoch(history[history["replicate"] == replicate], onset_threshold),
+                "updates_per_epoch": int(replicate_row.updates),
+                "optimizer_steps_per_epoch": int(replicate_row.optimizer_steps),
+                "steps_with_gradient": int(replicate_row.steps_with_gradient),
+                "steps_without_gradient": int(replicate_row.steps_without_gradient),
+            }
+            for name in PASSES:
+                scores = metrics[name] if metrics else {}
+                row[f"{name}_loss"] = scores["loss"][position] if scores else math.nan
+                row[f"{name}_accuracy"] = scores["final_step_accuracy"][position] if scores else math.nan
+                row[f"{name}_chunk_accuracy"] = scores["accuracy"][position] if scores else math.nan
+            # The frozen pass of the final weights: the fresh-state pass averaged over evaluation draws where the
+            # cell has one, else (onset cells) the last epoch's own frozen pass.
+            row["frozen_pass_loss"] = row["train_fresh_loss"] if metrics else replicate_row.frozen_pass_loss
+            row["frozen_pass_accuracy"] = (row["train_fresh_accuracy"] if metrics
+                                           else replicate_row.frozen_final_step_accuracy)
+            row["frozen_chunk_accuracy"] = (row["train_fresh_chunk_accuracy"] if metrics
+                                            else replicate_row.frozen_pass_accuracy)
+            row["gap"] = row["frozen_pass_loss"] - row["update_pass_loss"]
+            row["accuracy_gap"] = row["update_pass_accuracy"] - row["frozen_pass_accuracy"]
+            row["chunk_accuracy_gap"] = row["update_chunk_accuracy"] - row["frozen_chunk_accuracy"]
+            row["replay_recovery"] = row["train_replayed_accuracy"] - row["train_fresh_accuracy"]
+            rows.append(row)
+        score_tables.append(pd.DataFrame({
+            "cell": cell.name, "epoch": history["epoch"], "replicate": history["replicate"],
+            "update_accuracy": history["update_final_step_accuracy"],
+            "frozen_accuracy": history["frozen_final_step_accuracy"], "optimizer_steps": history["optimizer_steps"],
+        }))
+        long = history.melt(id_vars=["epoch", "replicate"], value_vars=["update_pass_loss", "frozen_pass_loss"],
+                            var_name="pass", value_name="loss")
+        long["pass"] = long["pass"].str.removesuffix("_pass_loss")
+        epoch_tables.append(long.assign(**_describe(cell)))
+        if cell.family != "onset" and (cell.family != "grid" or cell.bptt_size == bptt):
+            last_epoch = pd.read_csv(require_file(folder / "last_epoch.csv", f"last epoch of {cell.name}"))
+            chunk_tables.append(last_epoch.assign(**_describe(cell)))
+        if cell.family != "onset":
+            losses = np.load(require_file(folder / "update_losses.npy", f"update losses of {cell.name}"))
+            first = updates_to_threshold(losses, relearn_threshold)
+            epochs, replicates = np.meshgrid(np.arange(1, first.shape[0] + 1), np.arange(first.shape[1]), indexing="ij")
+            relearn_tables.append(pd.DataFrame({
+                "epoch": epochs.ravel(), "replicate": replicates.ravel(), "updates": first.ravel(),
+                "updates_per_epoch": losses.shape[1],
+            }).assign(**_describe(cell)))
+    replicates = pd.DataFrame(rows)
+    replicates["compute_step_equivalents"] = (
+        3 * replicates["steps_with_gradient"] + replicates["steps_without_gradient"]
+    )  # forward = 1, backward = 2 forward steps' worth of work
+    return {
+        "replicates": replicates,
+        "summary": summarise(replicates, params.replicates.confidence),
+        "epochs": pd.concat(epoch_tables, ignore_index=True),
+        "epoch_scores": pd.concat(score_tables, ignore_index=True),
+        "last_epoch": pd.concat(chunk_tables, ignore_index=True),
+        "relearn": pd.concat(relearn_tables, ignore_index=True),
+    }
+
+
+def summarise(replicates: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """Per cell and metric: mean over seeds, the t-interval, and the number of seeds."""
+    rows = []
+    descriptors = ["cell", "family", "data_type", "initial_state_type", "bptt_size", "protocol", "rnn",
+                   "hidden_size", "learning_rate"]
+    for _, group in replicates.groupby("cell", sort=False):
+        head = group.iloc[0]
+        for metric in SUMMARY_METRICS:
+            interval = t_interval(group[metric], confidence, bounds_of(metric))
+            rows.append({**{k: head[k] for k in descriptors}, "metric": metric, "mean": interval.mean,
+                         "low": interval.low, "high": interval.high, "seeds": interval.n})
+    return pd.DataFrame(rows)
+
+
+def input_table(params: Params, sequences_dir: Path) -> pd.DataFrame:
+    """The first steps of a few training sequences per class and mode (first seed), long-form."""
+    frames = []
+    shown, steps = params.report.sequences_shown, min(params.report.steps_shown, params.data.seq_size)
+    for data_type in params.sweep.data_type:
+        split = load_split(sequences_dir / data_type, "train")
+        inputs, labels = split.inputs[0], split.labels[0]
+        for label in np.unique(labels):
+            for number, index in enumerate(np.flatnonzero(labels == label)[:shown]):
+                frames.append(pd.DataFrame({
+                    "data_type": data_type, "label": int(label), "sequence": f"{label}-{number}",
+                    "step": np.arange(steps), "value": inputs[index, :steps, 0],
+                }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def figure_tables(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The long-form table behind each figure (saved as CSV beside it)."""
+    bptt = verdict_bptt(params)
+    grid_at = lambda t: t[(t["family"] == "grid") & (t["bptt_size"] == bptt)]  # noqa: E731
+    replicates = tables["replicates"]
+    mechanism = grid_at(replicates).melt(
+        id_vars=["cell", "data_type", "initial_state_type", "replicate"], value_vars=list(figures.MECHANISM_LABELS),
+        var_name="pass", value_name="accuracy")
+    relearn = tables["relearn"]
+    shown = relearn[(relearn["initial_state_type"] != "Zeros") & relearn["protocol"].eq("per_chunk")
+                    & relearn["data_type"].isin(["Zeros", "SameRandom"])
+                    & ((relearn["family"] == "architecture") | (relearn["bptt_size"] == bptt))]
+    shown = shown.assign(label=shown["rnn"] + ", " + shown["data_type"] + " data, " + shown["initial_state_type"]
+                         + " states, bptt " + shown["bptt_size"].astype(str))
+    comparison = []
+    for _, label, unlearnable, learnable in remedy_cells(params):
+        for cell, measure, metric in ((unlearnable, "accuracy gap on SameRandom", "accuracy_gap"),
+                                      (learnable, "held-out accuracy on DiffDistRandom", "heldout_accuracy")):
+            rows = replicates[replicates["cell"] == cell]
+            comparison.append(pd.DataFrame({"remedy": label, "cell": cell, "measure": measure,
+                                            "replicate": rows["replicate"], "value": rows[metric],
+                                            "optimizer_steps_per_epoch": rows["optimizer_steps_per_epoch"],
+                                            "compute_step_equivalents": rows["compute_step_equivalents"]}))
+    grid_summary = tables["summary"][(tables["summary"]["family"] == "grid") & (tables["summary"]["metric"] == "gap")]
+    # Each figure's CSV keeps only the columns it draws: the page embeds it for download.
+    curve = ["data_type", "initial_state_type", "replicate", "pass", "loss"]
+    return {
+        "loss_per_epoch": grid_at(tables["epochs"])[["epoch", *curve]],
+        "loss_last_epoch": grid_at(tables["last_epoch"])[["chunk", *curve]],
+        "final_gap": grid_summary.assign(
+            setting=grid_summary["initial_state_type"] + ", bptt " + grid_summary["bptt_size"].astype(str),
+            gap=grid_summary["mean"]),
+        "mechanism": mechanism,
+        "relearning": shown,
+        "remedies": pd.concat(comparison, ignore_index=True),
+        "onset": replicates[replicates["family"] == "onset"][["hidden_size", "learning_rate", "replicate",
+                                                              "onset_epoch"]],
+        **{f"real_{dataset}": real_rows(tables["epochs"], dataset) for dataset in params.realdata.dataset},
+    }
+
+
+def real_rows(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """The rows of a tidy table that belong to the real-data cells of one data set."""
+    return table[(table["family"] == "real") & (table["data_type"] == dataset)]
+
+
+def timing_table(params: Params, timing_dir: Path) -> pd.DataFrame:
+    """Wall time of every cell's training and evaluation stage, from the timing files (outputs of those stages)."""
+    rows = []
+    for cell in cells(params):
+        train = read_json(require_file(timing_dir / f"{cell.name}.train.json", f"training wall time of {cell.name}"))
+        evaluate = (read_json(require_file(timing_dir / f"{cell.name}.evaluate.json",
+                                           f"evaluation wall time of {cell.name}"))
+                    if cell.family in EVALUATE_STAGE else None)
+        rows.append({"cell": cell.name, "family": cell.family, "training_seconds": train["seconds"],
+                     "seconds_per_epoch": train["seconds_per_epoch"],
+                     "evaluation_seconds": evaluate["seconds"] if evaluate else math.nan,
+                     "device": train["device"], "threads": train["threads"]})
+    return pd.DataFrame(rows)
+
+
+def environment() -> dict[str, str]:
+    """What computed these numbers: versions and hardware that do not change from run to run on one machine."""
+    import torch
+
+    try:
+        import dvc
+
+        dvc_version = dvc.__version__
+    except ImportError:  # the report can be rendered outside a DVC install
+        dvc_version = "not installed"
+    return {
+        "Python": platform.python_version(),
+        "PyTorch": torch.__version__,
+        "DVC": dvc_version,
+        "processor": platform.machine() + (f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""),
+        "PyTorch CPU threads": str(torch.get_num_threads()),
+    }

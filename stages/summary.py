@@ -1,0 +1,66 @@
+"""The report's opening summary: a few sentences whose numbers and verdicts are filled in from the findings."""
+
+from __future__ import annotations
+
+from stages.findings import ABSENT, FAILS, FAILS_CHECK, HOLDS, INCONCLUSIVE, NOT_TESTED, Control, Finding, Results
+from stages.tables import badge
+
+# How each sentence ends, by verdict: what the finding means for the write-up's claim.
+_MEANING = {
+    HOLDS: "supports the write-up",
+    FAILS: "does not support the write-up at this scale",
+    INCONCLUSIVE: "this run cannot decide",
+    NOT_TESTED: "this run could not test",
+}
+
+
+def _decision(finding: Finding) -> str:
+    text = f"{badge(finding.verdict)}, which {_MEANING[finding.verdict]}"
+    if finding.verdict == INCONCLUSIVE and finding.seeds_needed is not None:
+        text += f"; about {finding.seeds_needed} seeds would decide it"
+    return text
+
+
+def summary_text(findings: list[Finding], toy: Results, real: dict[str, Results], checks: list[Control],
+                 seeds: int) -> str:
+    """Three or four sentences: the headline, the mechanism, the write-up's zero-state remark, real recordings (and
+    first of all a warning if any control fails)."""
+    by_key = {finding.key: finding for finding in findings}
+    sentences = []
+    headline = by_key.get("headline")
+    if headline and headline.verdict != ABSENT:
+        cell = headline.evidence.split("`")[1]
+        sentences.append(
+            f"On `SameRandom` data, whose two classes are the same random sequences, the write-up's loop with random "
+            f"initial states classifies {toy.text(cell, 'update_pass_accuracy', 2)} of the training sequences in its "
+            f"update pass but {toy.text(cell, 'frozen_pass_accuracy', 2)} when the same final weights read them again "
+            f"without updates (accuracy gap {toy.text(cell, 'accuracy_gap', 2)}, mean [95% interval] over {seeds} "
+            f"seeds; {_decision(headline)}).")
+        mechanism = by_key.get("mechanism")
+        if mechanism and mechanism.verdict != ABSENT:
+            sentences.append(
+                f"Replaying the initial states that the last update pass started from gives "
+                f"{toy.text(cell, 'train_replayed_accuracy', 2)} accuracy against "
+                f"{toy.text(cell, 'train_fresh_accuracy', 2)} from fresh states; the write-up's explanation, that the "
+                f"network classifies its initial states rather than the input: {_decision(mechanism)}.")
+    remark = by_key.get("zero_state_remark")
+    if remark and remark.verdict != ABSENT:
+        cell = remark.evidence.split("`")[1]
+        sentences.append(
+            f"The write-up's warning that zero initial states do not save you once the inputs differ: on "
+            f"`SameDistRandom` with zero states the accuracy gap is {toy.text(cell, 'accuracy_gap', 2)} "
+            f"({_decision(remark)}).")
+    for dataset, results in real.items():
+        gap = by_key.get(f"real_{dataset}_gap")
+        if gap and gap.verdict != ABSENT:
+            cell = gap.evidence.split("`")[1]
+            sentences.append(
+                f"On real recordings ({dataset}, {results.classes} classes) the same loop with random states scores "
+                f"{results.text(cell, 'update_pass_accuracy', 2)} with updates and "
+                f"{results.text(cell, 'frozen_pass_accuracy', 2)} without ({_decision(gap)}).")
+    failed = [check for check in checks if check.check == FAILS_CHECK]
+    if failed:  # a control that fails means a bug in the pipeline: the reader must see it first
+        sentences.insert(0, f"Warning: {len(failed)} of {len(checks)} controls, results true by construction, fail "
+                            f"({badge(FAILS_CHECK)}): the pipeline has a bug, and no finding below can be trusted.")
+    return " ".join(sentences)
+

@@ -1,0 +1,153 @@
+"""The report's Markdown tables, each built from the tidy tables as a DataFrame and written by pandas (tabulate's
+pipe format), and the small formatting rules they share: intervals, p-values, seconds and verdict badges."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pandas as pd
+
+from stages.findings import ABSENT, FAILS, FAILS_CHECK, HOLDS, INCONCLUSIVE, NOT_TESTED, PASSES, Control, Finding
+from stages.params import Params
+
+# Verdict words and the badge class the page styles them with (the word is always printed: never colour alone).
+BADGE_CLASS = {HOLDS: "holds", FAILS: "fails", INCONCLUSIVE: "inconclusive", NOT_TESTED: "not-tested",
+               ABSENT: "absent", PASSES: "passes", FAILS_CHECK: "failed"}
+
+
+def badge(verdict: str) -> str:
+    return f'<span class="badge badge-{BADGE_CLASS[verdict]}">{verdict}</span>'
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    """A pipe table; every cell is already text, so nothing is re-formatted."""
+    return frame.astype(str).to_markdown(index=False, tablefmt="pipe", disable_numparse=True) + "\n"
+
+
+def interval_text(summary: pd.DataFrame, cell: str, metric: str, digits: int = 3) -> str:
+    row = summary[(summary["cell"] == cell) & (summary["metric"] == metric)]
+    if row.empty or math.isnan(row["mean"].iloc[0]):
+        return "–"
+    mean, low, high = row[["mean", "low", "high"]].iloc[0]
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def p_text(p: float) -> str:
+    return "–" if math.isnan(p) else "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def seconds_text(seconds: float) -> str:
+    """Wall time as the report prints it: tenths from 10 s up, hundredths below (tiny cells take milliseconds)."""
+    return "–" if math.isnan(seconds) else f"{seconds:.1f}" if seconds >= 10 else f"{seconds:.2f}"
+
+
+def _estimate_text(finding: Finding) -> str:
+    if finding.estimate is None:
+        return "–"
+    return f"{finding.estimate.text(2)} vs {finding.threshold:.2f}"
+
+
+def _seeds_text(finding: Finding) -> str:
+    if finding.verdict != INCONCLUSIVE:
+        return "–"
+    return "more than 1,000" if finding.seeds_needed is None else f"{finding.seeds_needed}"
+
+
+def findings(numbered: list[tuple[int, Finding]], p_header: str) -> str:
+    return markdown(pd.DataFrame([{
+        "#": str(i), "finding": f.title, "verdict": badge(f.verdict),
+        "decisive quantity [interval] vs threshold": _estimate_text(f), p_header: p_text(f.adjusted_p),
+        "seeds to decide": _seeds_text(f), "measured (mean [interval])": f.evidence,
+    } for i, f in numbered]))
+
+
+def controls(checks: list[Control]) -> str:
+    return markdown(pd.DataFrame([{"control (true by construction)": c.title, "expected": c.expected,
+                                   "measured": c.measured, "check": badge(c.check)} for c in checks]))
+
+
+def rules(numbered: list[tuple[int, Finding]]) -> str:
+    """One bullet per distinct rule, naming the findings it decides: findings of one kind share their rule."""
+    groups: dict[str, list[int]] = {}
+    for i, finding in numbered:
+        groups.setdefault(finding.rule, []).append(i)
+    lines = []
+    for rule, numbers in groups.items():
+        which = "Finding" if len(numbers) == 1 else "Findings"
+        lines.append(f"- **{which} {', '.join(str(n) for n in numbers)}**: {rule}.")
+    return "\n".join(lines) + "\n"
+
+
+def cells(summary: pd.DataFrame, replicates: pd.DataFrame, family: str) -> str:
+    rows = []
+    for row in replicates[replicates["family"] == family].drop_duplicates("cell").itertuples():
+        losses = {name: interval_text(summary, row.cell, metric)
+                  for name, metric in (("updating loss", "update_pass_loss"), ("frozen loss", "frozen_pass_loss"))}
+        scores = {name: interval_text(summary, row.cell, metric, 2) for name, metric in (
+            ("updating acc.", "update_pass_accuracy"), ("frozen acc. (fresh states)", "frozen_pass_accuracy"),
+            ("replayed-states acc.", "train_replayed_accuracy"), ("zero-states acc.", "train_zero_accuracy"),
+            ("held-out acc.", "heldout_accuracy"), ("accuracy gap per chunk", "chunk_accuracy_gap"))}
+        rows.append({"cell": f"`{row.cell}`", "optimizer steps / epoch": str(row.optimizer_steps_per_epoch),
+                     **losses, **scores})
+    return markdown(pd.DataFrame(rows))
+
+
+def remedies(cells_of_remedies: list[tuple[str, str, str, str]], summary: pd.DataFrame,
+             replicates: pd.DataFrame) -> str:
+    rows = []
+    for _, label, unlearnable, learnable in cells_of_remedies:
+        mine = replicates[replicates["cell"] == unlearnable]
+        rows.append({
+            "remedy": label,
+            "optimizer steps / epoch": str(int(mine["optimizer_steps_per_epoch"].iloc[0])) if len(mine) else "–",
+            "compute / epoch": f"{mine['compute_step_equivalents'].iloc[0] / 1e3:,.0f}k" if len(mine) else "–",
+            "accuracy gap on `SameRandom`": interval_text(summary, unlearnable, "accuracy_gap", 2),
+            "loss gap on `SameRandom`": interval_text(summary, unlearnable, "gap"),
+            "held-out acc. on `DiffDistRandom`": interval_text(summary, learnable, "heldout_accuracy", 2),
+            "held-out loss on `DiffDistRandom`": interval_text(summary, learnable, "heldout_loss"),
+        })
+    return markdown(pd.DataFrame(rows))
+
+
+def onset(replicates: pd.DataFrame) -> str:
+    rows = []
+    for (hidden, rate), group in replicates[replicates["family"] == "onset"].groupby(["hidden_size", "learning_rate"]):
+        epochs = group.sort_values("replicate")["onset_epoch"]
+        rows.append({"hidden units": str(hidden), "learning rate": f"{rate:g}",
+                     "onset epoch per seed": ", ".join("none" if math.isnan(v) else f"{v:.0f}" for v in epochs)})
+    return markdown(pd.DataFrame(rows))
+
+
+def real(summary: pd.DataFrame, real_cells: pd.DataFrame) -> str:
+    rows = []
+    for row in real_cells.drop_duplicates("cell").itertuples():
+        rows.append({
+            "protocol": f"`{row.protocol}`", "initial states": f"`{row.initial_state_type}`",
+            "optimizer steps / epoch": str(row.optimizer_steps_per_epoch),
+            **{name: interval_text(summary, row.cell, metric) for name, metric in (
+                ("updating loss", "update_pass_loss"), ("frozen loss", "frozen_pass_loss"),
+                ("loss gap (frozen − updating)", "gap"))},
+            **{name: interval_text(summary, row.cell, metric, 2) for name, metric in (
+                ("updating acc.", "update_pass_accuracy"), ("frozen acc.", "frozen_pass_accuracy"),
+                ("accuracy gap (updating − frozen)", "accuracy_gap"), ("held-out acc.", "heldout_accuracy"))},
+            "held-out loss": interval_text(summary, row.cell, "heldout_loss"),
+        })
+    return markdown(pd.DataFrame(rows))
+
+
+def timing(table: pd.DataFrame) -> str:
+    return markdown(pd.DataFrame([{
+        "cell": f"`{row.cell}`", "training (s)": seconds_text(row.training_seconds),
+        "s / epoch": seconds_text(row.seconds_per_epoch), "evaluation (s)": seconds_text(row.evaluation_seconds),
+        "device, threads": f"{row.device}, {row.threads}",
+    } for row in table.itertuples()]))
+
+
+def settings(params: Params) -> str:
+    """Every parameter of the run, one bullet per section of params.yaml."""
+    lines = []
+    for section in dataclasses.fields(params):
+        values = dataclasses.asdict(getattr(params, section.name))
+        lines.append(f"- `{section.name}`: " + ", ".join(f"{k} = {v}" for k, v in values.items()))
+    return "\n".join(lines) + "\n"
