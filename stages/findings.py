@@ -18,6 +18,7 @@ Classification scores are sequence level: each sequence's prediction at its last
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -80,6 +81,7 @@ class Finding:
     adjusted_p: float = math.nan  # Holm-adjusted among the primary findings; the p-value itself for the others
     seeds_needed: int | None = None  # for an inconclusive finding: seeds that would decide it at the stated power
     comparisons: tuple[Comparison, ...] = field(default=(), repr=False)
+    cell: str = ""  # the cell whose numbers the finding quotes first
 
 
 @dataclass(frozen=True)
@@ -132,11 +134,12 @@ def _absent(results: Results, key: str, title: str, rule: str, primary: bool, *c
                    rule)
 
 
-def _pending(key: str, title: str, primary: bool, evidence: str, rule: str, *comparisons: Comparison) -> Finding:
+def _pending(key: str, title: str, primary: bool, evidence: str, rule: str, *comparisons: Comparison,
+             cell: str = "") -> Finding:
     """A finding whose comparisons are measured but not yet decided (`decide` does that, with the family's level)."""
     first = comparisons[0]
-    return Finding(key, title, primary, INCONCLUSIVE, evidence, rule, t_interval(first.values, 0.95, first.bounds),
-                   first.threshold, max(c.p_value() for c in comparisons), comparisons=comparisons)
+    return Finding(key, title, primary, INCONCLUSIVE, evidence, rule, None, first.threshold,
+                   max(c.p_value() for c in comparisons), comparisons=comparisons, cell=cell)
 
 
 def decide(findings: list[Finding], confidence: float, power: float) -> list[Finding]:
@@ -166,10 +169,9 @@ def decide(findings: list[Finding], confidence: float, power: float) -> list[Fin
             needed = None if any(n is None for n in counts) else max(counts)
         # Estimate interval at the report's level, within the quantity's range.
         first = finding.comparisons[0]
-        decided[i] = Finding(
-            finding.key, finding.title, finding.primary, verdict, finding.evidence, finding.rule,
-            t_interval(first.values, confidence, first.bounds), first.threshold, finding.p_value,
-            adjusted.get(i, finding.p_value), needed, finding.comparisons)
+        decided[i] = dataclasses.replace(
+            finding, verdict=verdict, estimate=t_interval(first.values, confidence, first.bounds),
+            adjusted_p=adjusted.get(i, finding.p_value), seeds_needed=needed)
     return decided
 
 
@@ -208,9 +210,10 @@ def gap_finding(results: Results, key: str, title: str, cell: str, *, primary: b
     evidence = _passes_text(results, cell)
     if needs_fit and not results.above_chance(cell, "update_pass_accuracy"):
         return Finding(key, title, primary, NOT_TESTED,
-                       f"the update pass never classified above chance, so there is no gap to test; {evidence}", rule)
+                       f"the update pass never classified above chance, so there is no gap to test; {evidence}", rule,
+                       cell=cell)
     return _pending(key, title, primary, evidence, rule,
-                    results.compare(cell, "accuracy_gap", results.margin, True))
+                    results.compare(cell, "accuracy_gap", results.margin, True), cell=cell)
 
 
 def generalises_finding(results: Results, key: str, title: str, cell: str) -> Finding:
@@ -243,8 +246,8 @@ def mechanism_finding(results: Results, cell: str) -> Finding:
     if not r.above_chance(cell, "update_pass_accuracy"):
         return Finding(key, title, True, NOT_TESTED,
                        f"the update pass never classified above chance, so no skill can be recovered; {evidence}",
-                       rule)
-    return _pending(key, title, True, evidence, rule, r.compare(cell, "replay_recovery", r.margin, True))
+                       rule, cell=cell)
+    return _pending(key, title, True, evidence, rule, r.compare(cell, "replay_recovery", r.margin, True), cell=cell)
 
 
 def bptt_findings(results: Results, params: Params, epochs: pd.DataFrame) -> list[Finding]:

@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
@@ -19,7 +20,7 @@ import pandas as pd
 import yaml
 
 from stages import figures, tables
-from stages.data import NUM_CLASSES, load_split, num_classes
+from stages.data import DIFF_DIST_SHIFT, NUM_CLASSES, load_split, num_classes
 from stages.findings import (ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, Control, Finding, Results, controls,
                              decide, real_findings, remedy_cells, toy_findings, verdict_bptt)
 from stages.gather import environment, figure_tables, gather, input_table, real_rows, timing_table
@@ -73,7 +74,7 @@ def citation() -> str:
             f"  note = {{DVC pipeline; cite the commit whose reports/ you quote}}\n}}")
 
 
-def _figure_markdown() -> callable:
+def _figure_markdown() -> Callable[[str, str], str]:
     """Figure blocks numbered in the order the template places them, with their data and print versions linked."""
     numbers = iter(range(1, 100))
 
@@ -100,7 +101,7 @@ def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: l
               for dataset, classes in real_classes.items()],
         environment=environment(), timing=timing,
         total_seconds=timing["training_seconds"].sum() + timing["evaluation_seconds"].sum(skipna=True),
-        citation=citation(),
+        citation=citation(), shift=DIFF_DIST_SHIFT,
     )
 
 
@@ -124,7 +125,7 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
     checks = controls(toy, params)
     frames["findings"] = findings_frame(findings)
     frames["controls"] = pd.DataFrame([dataclasses.asdict(check) for check in checks])
-    summary = summary_text(findings, toy, real, checks, params.replicates.count)
+    summary = summary_text(findings, toy, real, checks, params.replicates.count, confidence)
     chance = math.log(NUM_CLASSES)
     per_figure = figure_tables(params, frames)
     per_figure["inputs"] = frames["inputs"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stages.findings import ABSENT, FAILS, FAILS_CHECK, HOLDS, INCONCLUSIVE, NOT_TESTED, Control, Finding, Results
+from stages.findings import FAILS, FAILS_CHECK, HOLDS, INCONCLUSIVE, NOT_TESTED, Control, Finding, Results
 from stages.tables import badge
 
 # How each sentence ends, by verdict: what the finding means for the write-up's claim.
@@ -22,42 +22,37 @@ def _decision(finding: Finding) -> str:
 
 
 def summary_text(findings: list[Finding], toy: Results, real: dict[str, Results], checks: list[Control],
-                 seeds: int) -> str:
+                 seeds: int, confidence: float) -> str:
     """Three or four sentences: the headline, the mechanism, the write-up's zero-state remark, real recordings (and
     first of all a warning if any control fails)."""
-    by_key = {finding.key: finding for finding in findings}
+    # The findings that were measured in this run (a finding without its cells has no numbers to quote).
+    measured = {finding.key: finding for finding in findings if finding.cell}
     sentences = []
-    headline = by_key.get("headline")
-    if headline and headline.verdict != ABSENT:
-        cell = headline.evidence.split("`")[1]
+    if headline := measured.get("headline"):
+        cell = headline.cell
         sentences.append(
             f"On `SameRandom` data, whose two classes are the same random sequences, the write-up's loop with random "
             f"initial states classifies {toy.text(cell, 'update_pass_accuracy', 2)} of the training sequences in its "
             f"update pass but {toy.text(cell, 'frozen_pass_accuracy', 2)} when the same final weights read them again "
-            f"without updates (accuracy gap {toy.text(cell, 'accuracy_gap', 2)}, mean [95% interval] over {seeds} "
-            f"seeds; {_decision(headline)}).")
-        mechanism = by_key.get("mechanism")
-        if mechanism and mechanism.verdict != ABSENT:
-            sentences.append(
-                f"Replaying the initial states that the last update pass started from gives "
-                f"{toy.text(cell, 'train_replayed_accuracy', 2)} accuracy against "
-                f"{toy.text(cell, 'train_fresh_accuracy', 2)} from fresh states; the write-up's explanation, that the "
-                f"network classifies its initial states rather than the input: {_decision(mechanism)}.")
-    remark = by_key.get("zero_state_remark")
-    if remark and remark.verdict != ABSENT:
-        cell = remark.evidence.split("`")[1]
+            f"without updates (accuracy gap {toy.text(cell, 'accuracy_gap', 2)}, mean [{confidence:.0%} interval] over "
+            f"{seeds} seeds; {_decision(headline)}).")
+    if mechanism := measured.get("mechanism"):
+        sentences.append(
+            f"Replaying the initial states that the last update pass started from gives "
+            f"{toy.text(mechanism.cell, 'train_replayed_accuracy', 2)} accuracy against "
+            f"{toy.text(mechanism.cell, 'train_fresh_accuracy', 2)} from fresh states; the write-up's explanation, "
+            f"that the network classifies its initial states rather than the input: {_decision(mechanism)}.")
+    if remark := measured.get("zero_state_remark"):
         sentences.append(
             f"The write-up's warning that zero initial states do not save you once the inputs differ: on "
-            f"`SameDistRandom` with zero states the accuracy gap is {toy.text(cell, 'accuracy_gap', 2)} "
+            f"`SameDistRandom` with zero states the accuracy gap is {toy.text(remark.cell, 'accuracy_gap', 2)} "
             f"({_decision(remark)}).")
     for dataset, results in real.items():
-        gap = by_key.get(f"real_{dataset}_gap")
-        if gap and gap.verdict != ABSENT:
-            cell = gap.evidence.split("`")[1]
+        if gap := measured.get(f"real_{dataset}_gap"):
             sentences.append(
                 f"On real recordings ({dataset}, {results.classes} classes) the same loop with random states scores "
-                f"{results.text(cell, 'update_pass_accuracy', 2)} with updates and "
-                f"{results.text(cell, 'frozen_pass_accuracy', 2)} without ({_decision(gap)}).")
+                f"{results.text(gap.cell, 'update_pass_accuracy', 2)} with updates and "
+                f"{results.text(gap.cell, 'frozen_pass_accuracy', 2)} without ({_decision(gap)}).")
     failed = [check for check in checks if check.check == FAILS_CHECK]
     if failed:  # a control that fails means a bug in the pipeline: the reader must see it first
         sentences.insert(0, f"Warning: {len(failed)} of {len(checks)} controls, results true by construction, fail "
