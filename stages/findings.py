@@ -161,6 +161,11 @@ def decide(findings: list[Finding], confidence: float, power: float) -> list[Fin
         against = any(s and not c.favourable() for s, c in zip(settled, finding.comparisons))
         all_for = all(s and c.favourable() for s, c in zip(settled, finding.comparisons))
         verdict = FAILS if against else HOLDS if all_for else INCONCLUSIVE
+        # The p-value shown is the one that decided the verdict: the comparison decided against it, the weakest of
+        # those decided for it, or the weakest still undecided.
+        pairs = list(zip(p_values, settled, finding.comparisons))
+        shown = (min(p for p, s, c in pairs if s and not c.favourable()) if verdict == FAILS
+                 else max(p for p, s, _ in pairs if verdict == HOLDS or not s))
         needed = None
         if verdict == INCONCLUSIVE:
             # Planning at the level a new run would face: the Bonferroni step of Holm for a primary finding.
@@ -171,7 +176,7 @@ def decide(findings: list[Finding], confidence: float, power: float) -> list[Fin
         first = finding.comparisons[0]
         decided[i] = dataclasses.replace(
             finding, verdict=verdict, estimate=t_interval(first.values, confidence, first.bounds),
-            adjusted_p=adjusted.get(i, finding.p_value), seeds_needed=needed)
+            adjusted_p=shown, seeds_needed=needed)
     return decided
 
 
