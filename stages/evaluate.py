@@ -37,8 +37,8 @@ from stages.io import require_file, write_json
 from stages.model import ModelConfig, ReplicaClassifier
 from stages.params import Cell, Params, ParamsError, find_cell, load_params, sequence_shape
 from stages.tbptt import run_pass
-from stages.train import (configure_numerics, pass_kwargs, replicate_seeds, resolve_device, state_generators,
-                          state_source, write_timing)
+from stages.train import (NumericsError, configure_numerics, pass_settings, replicate_seeds, resolve_device,
+                          state_generators, state_source, write_timing)
 
 PASSES = ("train_replayed", "train_fresh", "train_zero", "heldout")
 
@@ -94,7 +94,7 @@ def evaluate_cell(
     draws of initial states (`draws_of`), and the last epoch's training scores."""
     configure_numerics(params)
     device = next(model.parameters()).device
-    settings = pass_kwargs(params, cell)
+    settings = pass_settings(params, cell)
     replayed = state_generators([0] * params.replicates.count)
     for generator, state in zip(replayed, last_update_states):
         generator.set_state(state)
@@ -121,7 +121,7 @@ def evaluate_cell(
             # with its own initial state.
             inputs = torch.from_numpy(data.inputs).to(device).repeat(1, draws, 1, 1)
             labels = torch.from_numpy(data.labels).to(device).repeat(1, draws)
-            result = run_pass(model, inputs, labels, source, where=f"cell {cell.name}, evaluation {name}", **settings)
+            result = run_pass(model, inputs, labels, source, settings, where=f"cell {cell.name}, evaluation {name}")
             metrics[name] = _scores(result, draws, data.labels.shape[1])
     # Scalars for `dvc metrics show` and `dvc exp show`, which do not average lists.
     metrics["mean"] = {
@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)
+        configure_numerics(params, first=True)  # before loading the weights starts PyTorch's threads
         cell = find_cell(params, args.cell)
         device = resolve_device(params.train.device)
         model, last_update_states = load_model(args.model / "model.pt", params, cell, device)
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         splits = {split: load_split(args.data, split) for split in SPLITS}  # a missing file fails before any pass
         for split in splits.values():
             check_replicates(split, params, args.data, cell.data_type)
-    except (ParamsError, FileNotFoundError) as error:
+    except (ParamsError, FileNotFoundError, NumericsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     started = time.perf_counter()

@@ -29,12 +29,39 @@ import torch
 import torch.nn.functional as F
 
 from stages.model import ReplicaClassifier
+from stages.params import LOSS_ON, PROTOCOLS
 
 CARRIED = ("per_chunk", "per_sequence", "interleaved")  # protocols whose frozen pass is the write-up's
 
 
 class NonFiniteLoss(RuntimeError):
     """The loss became NaN or infinite; the message names where."""
+
+
+@dataclass(frozen=True)
+class PassSettings:
+    """What a pass does, apart from its data, weights, optimizer and initial states: shared by every pass of a cell."""
+
+    protocol: str  # one of PROTOCOLS
+    bptt_size: int  # steps per chunk; must divide the sequence length
+    loss_on: str  # "last": loss at the last step of each chunk (the write-up); "every": at every step
+    grad_clip: float = 1.0  # maximum gradient norm per update, per replica
+    burn_in_steps: int = 0  # protocol burn_in: steps replayed without loss or gradient before each chunk
+    interleave_groups: int = 0  # protocol interleaved: groups of sequences updated in turn
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol: {self.protocol!r} is not one of {', '.join(PROTOCOLS)}")
+        if self.bptt_size <= 0:
+            raise ValueError(f"bptt_size: {self.bptt_size} must be positive")
+        if self.loss_on not in LOSS_ON:
+            raise ValueError(f"loss_on: {self.loss_on!r} is not one of {', '.join(LOSS_ON)}")
+        if not self.grad_clip > 0:
+            raise ValueError(f"grad_clip: {self.grad_clip} must be positive")
+        if self.burn_in_steps < 0:
+            raise ValueError(f"burn_in_steps: {self.burn_in_steps} must be at least 0")
+        if self.protocol == "interleaved" and self.interleave_groups < 2:
+            raise ValueError(f"interleave_groups: {self.interleave_groups}; protocol interleaved needs at least 2")
 
 
 @dataclass
@@ -115,9 +142,17 @@ def interleaved_order(chunks: int, groups: int, generator: torch.Generator) -> l
 class _Pass:
     """Bookkeeping shared by the protocols: losses, step counts, the optimizer step, the final-step scores."""
 
-    def __init__(self, model, labels, loss_on, optimizer, grad_clip, where):
-        self.model, self.labels, self.every_step = model, labels, loss_on == "every"
-        self.optimizer, self.grad_clip, self.where = optimizer, grad_clip, where
+    def __init__(
+        self,
+        *,
+        settings: PassSettings,
+        model: ReplicaClassifier,
+        labels: torch.Tensor,
+        optimizer: torch.optim.Optimizer | None,
+        where: str,
+    ) -> None:
+        self.model, self.labels, self.every_step = model, labels, settings.loss_on == "every"
+        self.optimizer, self.grad_clip, self.where = optimizer, settings.grad_clip, where
         replicas, sequences = labels.shape
         self.losses, self.accuracies, self.order = [], [], []
         self.final_logits = torch.zeros(replicas, sequences, model.config.num_classes, device=labels.device)
@@ -176,24 +211,25 @@ def run_pass(
     inputs: torch.Tensor,
     labels: torch.Tensor,
     fresh_states: StateSource,
+    settings: PassSettings,
     *,
-    protocol: str,
-    bptt_size: int,
-    loss_on: str,
     optimizer: torch.optim.Optimizer | None = None,
-    grad_clip: float = 1.0,
-    burn_in_steps: int = 0,
-    interleave_groups: int = 0,
     schedule_generator: torch.Generator | None = None,
     where: str = "",
 ) -> PassResult:
-    """An update pass when `optimizer` is given, else a frozen pass. `where` names the pass in error messages."""
+    """An update pass when `optimizer` is given, else a frozen pass. `schedule_generator` shuffles the groups and
+    their order (protocol interleaved only); `where` names the pass in error messages."""
     update = optimizer is not None
+    bptt_size, interleave_groups = settings.bptt_size, settings.interleave_groups
     chunks = to_chunks(inputs, bptt_size)
     count = len(chunks)
-    bookkeeping = _Pass(model, labels, loss_on, optimizer, grad_clip, where)
+    bookkeeping = _Pass(settings=settings, model=model, labels=labels, optimizer=optimizer, where=where)
+    protocol = settings.protocol
     if not update and protocol in CARRIED:
         protocol = "per_chunk"
+    if protocol == "interleaved" and schedule_generator is None:
+        # Without its own generator the schedule would draw from the global one: unreproducible, and silently so.
+        raise ValueError(f"{where or 'run_pass'}: protocol interleaved needs a schedule_generator")
     with torch.set_grad_enabled(update):
         if protocol == "interleaved":
             groups = interleaved_groups(labels, interleave_groups, schedule_generator)
@@ -217,7 +253,9 @@ def run_pass(
             if protocol == "stateless" and chunk_index:
                 state = fresh_states(labels.shape[1])
             elif protocol == "burn_in" and chunk_index:
-                state = _burn_in(model, inputs, chunk_index * bptt_size, burn_in_steps, fresh_states, bookkeeping)
+                state = _burn_in(
+                    model, inputs, chunk_index * bptt_size, settings.burn_in_steps, fresh_states, bookkeeping
+                )
             elif chunk_index:
                 state = state.detach()  # carried, its history is not: backward stops at the chunk boundary
             loss, state = bookkeeping.chunk(chunks[chunk_index], state, None, chunk_index, chunk_index == count - 1)

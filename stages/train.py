@@ -31,7 +31,7 @@ from stages.data import SequenceSet, check_replicates, load_split, num_classes
 from stages.io import atomic_path, write_json, write_table
 from stages.model import ModelConfig, ReplicaClassifier, initial_states
 from stages.params import Cell, Params, ParamsError, find_cell, load_params, sequence_shape
-from stages.tbptt import PassResult, run_pass
+from stages.tbptt import PassResult, PassSettings, run_pass
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,33 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def configure_numerics(params: Params) -> None:
-    # Gradients that fade over a long chunk reach subnormal floats, which x86 CPUs process many times slower.
-    torch.set_flush_denormal(params.train.flush_denormal)
+class NumericsError(RuntimeError):
+    """The floating-point mode could not be set on every thread of the process."""
+
+
+def configure_numerics(params: Params, *, first: bool = False) -> None:
+    """Threads and subnormal handling for this process. A stage's entry point calls it with `first=True` before any
+    tensor operation, which also checks that the setting reached every thread: each thread of PyTorch's pool copies
+    the floating-point mode of the thread that starts it, so a pool started earlier keeps computing subnormals
+    exactly on its share of the work while the main thread flushes them, and the result then depends on how the
+    work was split. (The evaluation stage once loaded its weights first; its outputs changed between runs.)"""
     if params.train.threads:
         torch.set_num_threads(params.train.threads)
+    # Gradients that fade over a long chunk reach subnormal floats, which x86 CPUs process many times slower.
+    torch.set_flush_denormal(params.train.flush_denormal)
+    if first and params.train.flush_denormal and not flushes_on_every_thread():
+        raise NumericsError(
+            "train.flush_denormal: a thread pool started before the setting kept computing with subnormal floats; "
+            "call configure_numerics before any tensor operation"
+        )
+
+
+def flushes_on_every_thread() -> bool:
+    """Whether an element-wise product split across all of the pool's threads flushes a subnormal input to 0
+    everywhere (a few milliseconds)."""
+    # Written as bits (the smallest subnormal), not converted from a float, which flush-to-zero would already zero.
+    subnormal = torch.full((1 << 20,), 1, dtype=torch.int32).view(torch.float32)
+    return not bool(torch.count_nonzero(subnormal * 1.0))
 
 
 def make_optimizer(model: torch.nn.Module, *, learning_rate: float, weight_decay: float) -> torch.optim.Adam:
@@ -109,13 +131,13 @@ def fingerprint(params: Params, cell: Cell, sequences: SequenceSet) -> str:
     return digest.hexdigest()
 
 
-def pass_kwargs(params: Params, cell: Cell, schedule_generator: torch.Generator | None = None) -> dict:
-    """The protocol settings of a pass of this cell (shared by training and evaluation)."""
-    return {
-        "protocol": cell.protocol, "bptt_size": cell.bptt_size, "loss_on": params.train.loss_on,
-        "grad_clip": params.train.grad_clip, "burn_in_steps": params.train.burn_in_steps,
-        "interleave_groups": params.train.interleave_groups, "schedule_generator": schedule_generator,
-    }
+def pass_settings(params: Params, cell: Cell) -> PassSettings:
+    """The settings of every pass of this cell, update or frozen (shared by training and evaluation)."""
+    return PassSettings(
+        protocol=cell.protocol, bptt_size=cell.bptt_size, loss_on=params.train.loss_on,
+        grad_clip=params.train.grad_clip, burn_in_steps=params.train.burn_in_steps,
+        interleave_groups=params.train.interleave_groups,
+    )
 
 
 def state_source(
@@ -171,7 +193,7 @@ def train_cell(
     generators = state_generators(replicate_seeds(params, 1))
     schedule_generator = torch.Generator().manual_seed(derived_seed(params.train.seed, 3))
     fresh_states = state_source(cell.initial_state_type, model, generators, device)
-    settings = pass_kwargs(params, cell, schedule_generator)
+    settings = pass_settings(params, cell)
 
     key = fingerprint(params, cell, sequences) if checkpoint else ""
     epoch_rows, last_epoch_rows, update_losses, epoch_seconds, first_epoch = [], [], [], [], 1
@@ -200,9 +222,13 @@ def train_cell(
         # Kept so that evaluation can replay exactly the initial states this epoch's update pass started from.
         last_update_states = [generator.get_state() for generator in generators]
         updating = run_pass(
-            model, inputs, labels, fresh_states, optimizer=optimizer, where=f"{where}, update pass", **settings
+            model, inputs, labels, fresh_states, settings, optimizer=optimizer,
+            schedule_generator=schedule_generator, where=f"{where}, update pass",
         )
-        frozen = run_pass(model, inputs, labels, fresh_states, where=f"{where}, frozen pass", **settings)
+        frozen = run_pass(
+            model, inputs, labels, fresh_states, settings, schedule_generator=schedule_generator,
+            where=f"{where}, frozen pass",
+        )
         seconds = time.perf_counter() - epoch_started
         epoch_seconds.append(seconds)
         epoch_rows += _epoch_rows(epoch, updating, frozen)
@@ -285,11 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)
+        configure_numerics(params, first=True)  # before any tensor operation starts PyTorch's threads
         cell = find_cell(params, args.cell)
         device = resolve_device(params.train.device)
         sequences = load_split(args.data, "train")
         check_replicates(sequences, params, args.data, cell.data_type)
-    except (ParamsError, FileNotFoundError) as error:
+    except (ParamsError, FileNotFoundError, NumericsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     result = train_cell(params, cell, sequences, log=lambda line: print(line, flush=True), checkpoint=args.checkpoint)

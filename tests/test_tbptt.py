@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from stages.model import ModelConfig, ReplicaClassifier, initial_states
-from stages.tbptt import NonFiniteLoss, clip_per_replica, run_pass, to_chunks
+from stages.tbptt import NonFiniteLoss, PassSettings, clip_per_replica, run_pass, to_chunks
 
 REPLICAS, BATCH, STEPS, FEATURES, HIDDEN, BPTT = 2, 8, 40, 2, 12, 10
 CHUNKS = STEPS // BPTT
@@ -39,11 +39,15 @@ def random_source(model: ReplicaClassifier, seed: int = 0):
                                         device=torch.device("cpu"))
 
 
-def _run(model, inputs, labels, source, protocol="per_chunk", optimizer=None, **kwargs):
-    settings = {"bptt_size": BPTT, "loss_on": "last", "grad_clip": 1.0, "burn_in_steps": 15, "interleave_groups": 2,
-                "schedule_generator": torch.Generator().manual_seed(0)}
-    settings.update(kwargs)
-    return run_pass(model, inputs, labels, source, protocol=protocol, optimizer=optimizer, **settings)
+def _run(model, inputs, labels, source, protocol="per_chunk", optimizer=None, schedule_generator=None, where="",
+         **kwargs):
+    fields = {"bptt_size": BPTT, "loss_on": "last", "grad_clip": 1.0, "burn_in_steps": 15, "interleave_groups": 2}
+    fields.update(kwargs)
+    settings = PassSettings(protocol=protocol, **fields)
+    if schedule_generator is None:
+        schedule_generator = torch.Generator().manual_seed(0)
+    return run_pass(model, inputs, labels, source, settings, optimizer=optimizer,
+                    schedule_generator=schedule_generator, where=where)
 
 
 def _still(model):
@@ -65,6 +69,28 @@ def test_chunks_cover_each_step_exactly_once_in_order():
     chunks = to_chunks(inputs, 5)
     assert chunks.shape == (4, 2, 3, 5, 1)
     torch.testing.assert_close(torch.cat(list(chunks), dim=2), inputs)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("protocol", "per_epoch"), ("bptt_size", 0), ("bptt_size", -5), ("loss_on", "first"), ("grad_clip", 0.0),
+    ("burn_in_steps", -1),
+])
+def test_pass_settings_refuse_a_bad_value_naming_the_field(field, value):
+    fields = {"protocol": "per_chunk", "bptt_size": BPTT, "loss_on": "last", field: value}
+    with pytest.raises(ValueError, match=f"^{field}: "):
+        PassSettings(**fields)
+
+
+def test_interleaved_settings_need_at_least_two_groups():
+    with pytest.raises(ValueError, match="^interleave_groups: "):
+        PassSettings(protocol="interleaved", bptt_size=BPTT, loss_on="last", interleave_groups=1)
+    PassSettings(protocol="per_chunk", bptt_size=BPTT, loss_on="last")  # groups matter to interleaved only
+
+
+def test_pass_settings_are_frozen():
+    settings = PassSettings(protocol="per_chunk", bptt_size=BPTT, loss_on="last")
+    with pytest.raises(AttributeError):
+        settings.bptt_size = 5
 
 
 @pytest.mark.parametrize("bptt", [0, 7, -5])

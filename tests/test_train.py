@@ -11,8 +11,8 @@ from stages.data import generate_dataset
 from stages.evaluate import PASSES, evaluate_cell, load_model
 from stages.io import write_table
 from stages.params import ParamsError, find_cell, parse_params
-from stages.tbptt import NonFiniteLoss
-from stages.train import save_cell, train_cell
+from stages.tbptt import NonFiniteLoss, PassSettings
+from stages.train import pass_settings, save_cell, train_cell
 
 CELL_NAME = "grid/SameRandom-Random-10"
 
@@ -22,6 +22,14 @@ def _train(raw: dict, name: str = CELL_NAME, log=lambda line: None):
     cell = find_cell(params, name)
     sequences = generate_dataset(params.data, cell.data_type, params.replicates.count)["train"]
     return params, train_cell(params, cell, sequences, log=log)
+
+
+def test_pass_settings_come_from_the_cell_and_the_train_section(tiny_raw):
+    params = parse_params(tiny_raw)
+    cell = find_cell(params, "remedy/interleaved-SameRandom-Random")
+    assert pass_settings(params, cell) == PassSettings(
+        protocol="interleaved", bptt_size=10, loss_on="last", grad_clip=1.0, burn_in_steps=15, interleave_groups=2,
+    )
 
 
 def test_same_seed_gives_identical_results(tiny_raw):
