@@ -5,8 +5,16 @@ the frozen pass of both loops, and prints updates per second, frozen-pass steps 
 GRU's matrix products (2 FLOP per multiply-add; a backward pass counts twice its forward) as a fraction of the
 machine's single-precision matrix-multiply peak (measured in the same run) and peak resident memory.
 
-    python -m stages.bench                       # the full table, written to bench/results.json
+It also measures how the cost of an epoch grows with the number of seeds trained as one batched computation
+(`--seed-scaling`): each count in a fresh process, at one size and the pipeline's batch of sequences per seed; it
+prints the epoch's seconds for all seeds, per seed, and the 10-seed epoch over the 3-seed one.
+
+    python -m stages.bench                       # the full table and the seed scaling, written to bench/results.json
     python -m stages.bench --hidden 16 --batch 4 --bptt 5 --updates 4 --out /tmp/bench.json   # a smoke run
+    python -m stages.bench --seed-scaling 1 3 10 --scaling-hidden 256 --out /tmp/scaling.json  # only the scaling
+    python -m stages.bench --hidden 64 --bptt 10 --seed-scaling 1 3 10     # one size of the table and the scaling
+
+Naming `--hidden`/`--bptt` or `--seed-scaling` runs only the parts named; naming neither runs both at defaults.
 
 The benchmark is a measuring instrument, not a test: nothing here asserts a speed.
 """
@@ -28,11 +36,15 @@ from torch import nn
 
 from stages.io import write_json
 from stages.model import ModelConfig, ReplicaClassifier
-from stages.tbptt import run_pass
+from stages.tbptt import PassSettings, run_pass
 from stages.train import make_optimizer
 
 LOOPS = ("writeup", "study", "study-batched")
 DEFAULT_SIZES = [(64, 10), (64, 100), (128, 10), (128, 100), (512, 10), (512, 100)]
+DEFAULT_SEED_COUNTS = [1, 3, 10]
+# The pipeline's default batch of one seed: data.examples_per_class (8) sequences of each of 2 classes.
+PIPELINE_BATCH = 16
+SCALING_PAIR = (3, 10)  # the issue's figure: the 10-seed epoch over the 3-seed epoch (target: at most 2.0)
 
 
 # --- The write-up's loop, written by us, faithfully: numpy chunks converted per chunk, the head on every step,
@@ -75,8 +87,8 @@ def writeup_pass(model: WriteupRNN, optimizer: torch.optim.Optimizer, data: np.n
 def study_pass(model: ReplicaClassifier, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
                labels: torch.Tensor, states: torch.Tensor, bptt: int, update: bool) -> list[float]:
     """inputs (S, B, T, I), labels (S, B), states (S, L, B, H) -> the losses of replicate 0."""
-    result = run_pass(model, inputs, labels, lambda batch: states, protocol="per_chunk", bptt_size=bptt,
-                      loss_on="last", optimizer=optimizer if update else None, grad_clip=1.0)
+    settings = PassSettings(protocol="per_chunk", bptt_size=bptt, loss_on="last", grad_clip=1.0)
+    result = run_pass(model, inputs, labels, lambda batch: states, settings, optimizer=optimizer if update else None)
     return result.losses[:, 0].tolist()
 
 
@@ -150,40 +162,51 @@ def measure_one(loop: str, hidden: int, batch: int, bptt: int, updates: int, rep
     }
 
 
-def _child(args: argparse.Namespace, loop: str, hidden: int, bptt: int) -> dict:
+def _child(args: argparse.Namespace, loop: str, hidden: int, bptt: int, *, batch: int | None = None,
+           seeds: int | None = None) -> dict:
+    """`measure_one` in a fresh process (so peak memory is that configuration's own); batch and seeds default to
+    the table's."""
+    batch = args.batch if batch is None else batch
+    seeds = args.seeds if seeds is None else seeds
     command = [sys.executable, "-m", "stages.bench", "--child", loop, "--hidden", str(hidden), "--bptt", str(bptt),
-               "--batch", str(args.batch), "--updates", str(args.updates), "--repeats", str(args.repeats),
-               "--threads", str(args.threads), "--seeds", str(args.seeds)]
+               "--batch", str(batch), "--updates", str(args.updates), "--repeats", str(args.repeats),
+               "--threads", str(args.threads), "--seeds", str(seeds)]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hidden", type=int, nargs="*", help="hidden sizes (default: 64 128 512)")
-    parser.add_argument("--bptt", type=int, nargs="*", help="bptt sizes (default: 10 100)")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--updates", type=int, default=50, help="updates per timed pass")
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes after one warm-up")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--seeds", type=int, default=3, help="seeds the batched trainer computes together")
-    parser.add_argument("--peak-size", type=int, default=2048, help="side of the square matmul that measures the peak")
-    parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
-    parser.add_argument("--child", choices=LOOPS, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    for name in ("batch", "updates", "repeats", "threads", "peak_size", "seeds"):
-        if getattr(args, name) <= 0:
-            parser.error(f"--{name.replace('_', '-')} must be positive")
-    torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)  # the same numerics as the pipeline's default for both loops
-    if args.child:
-        print(json.dumps(measure_one(args.child, args.hidden[0], args.batch, args.bptt[0], args.updates,
-                                     args.repeats, seed=0, seeds=args.seeds)))
-        return 0
-    if args.batch % 2:
-        parser.error("--batch must be even (two classes)")
-    if bool(args.hidden) != bool(args.bptt):
-        parser.error("give both --hidden and --bptt, or neither")
+def seed_scaling(args: argparse.Namespace) -> dict:
+    """Time an epoch of `n` seeds trained as one batched computation, for each n in `--seed-scaling`; print and
+    return the rows and the 10-seed over 3-seed epoch ratio (None when either count is missing)."""
+    hidden, bptt, batch = args.scaling_hidden, args.scaling_bptt, args.scaling_batch
+    print(f"seed scaling: hidden {hidden}, bptt {bptt}, {batch} sequences per seed; an epoch is one update pass and "
+          f"one frozen pass of {args.updates} chunks each")
+    print(f"{'seeds':>5} {'epoch s (all seeds)':>20} {'s per seed-epoch':>17} {'vs 1 seed':>10} {'RSS MiB':>8}")
+    rows: list[dict] = []
+    for seeds in args.seed_scaling:
+        row = _child(args, "study-batched", hidden, bptt, batch=batch, seeds=seeds)
+        # measure_one's rates and epoch_seconds are per seed; the batched computation's own epoch covers them all.
+        row["seed_epoch_seconds"] = row["epoch_seconds"]
+        row["epoch_seconds_all_seeds"] = row["epoch_seconds"] * seeds
+        rows.append(row)
+    single = next((row["epoch_seconds_all_seeds"] for row in rows if row["seeds_per_computation"] == 1), None)
+    for row in rows:
+        row["epoch_vs_one_seed"] = None if single is None else row["epoch_seconds_all_seeds"] / single
+        versus = "" if single is None else f"{row['epoch_vs_one_seed']:.2f}x"
+        print(f"{row['seeds_per_computation']:>5} {row['epoch_seconds_all_seeds']:>20.3f} "
+              f"{row['seed_epoch_seconds']:>17.3f} {versus:>10} {row['peak_rss_mib']:>8.0f}", flush=True)
+    epochs = {row["seeds_per_computation"]: row["epoch_seconds_all_seeds"] for row in rows}
+    fewer, more = SCALING_PAIR
+    ratio = epochs[more] / epochs[fewer] if fewer in epochs and more in epochs else None
+    if ratio is not None:
+        print(f"{more}-seed epoch / {fewer}-seed epoch: {ratio:.2f} (the issue's target: at most 2.0)")
+    return {"hidden": hidden, "bptt": bptt, "batch_per_seed": batch, "updates_per_pass": args.updates,
+            "repeats": args.repeats, f"epoch_ratio_{more}_to_{fewer}": ratio, "rows": rows}
+
+
+def table(args: argparse.Namespace, machine: dict) -> list[dict]:
+    """The write-up's loop against this study's trainer at each size; prints the table, adds the matmul rates to
+    `machine` and returns the rows."""
     sizes = [(h, b) for h in args.hidden for b in args.bptt] if args.hidden else DEFAULT_SIZES
     peak = matmul_peak_gflops(args.peak_size)
     # The GRU's own step product (batch x hidden by hidden x 3 hidden) at the largest hidden size: the ceiling a
@@ -208,14 +231,63 @@ def main(argv: list[str] | None = None) -> int:
                   f"{row['update_pass_gflops']:>9.1f} {100 * row['update_pass_fraction_of_peak']:>6.0f}% "
                   f"{row['frozen_pass_gflops']:>9.1f} {row['epoch_seconds']:>8.3f} "
                   f"{row['epoch_speedup_vs_writeup']:>8.2f}x {row['peak_rss_mib']:>8.0f}", flush=True)
-    write_json(args.out, {
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "threads": args.threads,
-                    "torch": torch.__version__, "matmul_peak_gflops": peak,
-                    "gru_step_matmul_gflops": step_rate, "gru_step_matmul_hidden": step_hidden},
+    machine.update({"matmul_peak_gflops": peak, "gru_step_matmul_gflops": step_rate,
+                    "gru_step_matmul_hidden": step_hidden})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hidden", type=int, nargs="*", help="hidden sizes (default: 64 128 512)")
+    parser.add_argument("--bptt", type=int, nargs="*", help="bptt sizes (default: 10 100)")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--updates", type=int, default=50, help="updates per timed pass")
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes after one warm-up")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--seeds", type=int, default=3, help="seeds the batched trainer computes together")
+    parser.add_argument("--peak-size", type=int, default=2048, help="side of the square matmul that measures the peak")
+    parser.add_argument("--seed-scaling", type=int, nargs="+", metavar="SEEDS",
+                        help=f"seed counts whose batched epoch is timed (default with no sizes: "
+                             f"{' '.join(map(str, DEFAULT_SEED_COUNTS))})")
+    parser.add_argument("--scaling-hidden", type=int, default=256, help="hidden size of the seed scaling")
+    parser.add_argument("--scaling-bptt", type=int, default=10, help="bptt size of the seed scaling")
+    parser.add_argument("--scaling-batch", type=int, default=PIPELINE_BATCH,
+                        help="sequences per seed in the seed scaling (default: the pipeline's)")
+    parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
+    parser.add_argument("--child", choices=LOOPS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for name in ("batch", "updates", "repeats", "threads", "peak_size", "seeds", "scaling_hidden", "scaling_bptt",
+                 "scaling_batch"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
+    if args.seed_scaling is not None and min(args.seed_scaling) <= 0:
+        parser.error("--seed-scaling: every seed count must be positive")
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # the same numerics as the pipeline's default for both loops
+    if args.child:
+        print(json.dumps(measure_one(args.child, args.hidden[0], args.batch, args.bptt[0], args.updates,
+                                     args.repeats, seed=0, seeds=args.seeds)))
+        return 0
+    if args.batch % 2 or args.scaling_batch % 2:
+        parser.error("--batch and --scaling-batch must be even (two classes)")
+    if bool(args.hidden) != bool(args.bptt):
+        parser.error("give both --hidden and --bptt, or neither")
+    # The parts named run alone; naming neither runs both at their defaults.
+    run_table = bool(args.hidden) or args.seed_scaling is None
+    if args.seed_scaling is None and not args.hidden:
+        args.seed_scaling = DEFAULT_SEED_COUNTS
+    machine = {"platform": platform.platform(), "processor": platform.processor(), "threads": args.threads,
+               "torch": torch.__version__}
+    rows = table(args, machine) if run_table else []
+    result = {
+        "machine": machine,
         "settings": {"batch": args.batch, "updates_per_pass": args.updates, "repeats": args.repeats,
                      "seeds_batched": args.seeds},
         "rows": rows,
-    })
+    }
+    if args.seed_scaling:
+        result["seed_scaling"] = seed_scaling(args)
+    write_json(args.out, result)
     print(f"wrote {args.out}")
     return 0
 
