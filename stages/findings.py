@@ -347,6 +347,19 @@ def remedy_cells(params: Params) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def real_counterparts(params: Params, dataset: str) -> dict[str, str]:
+    """For each row of `remedy_cells`, the real-data cell of `dataset` trained the same way, where params.yaml runs
+    one (real data run only some protocols and initial-state modes)."""
+    runs = {(protocol, state) for protocol in params.realdata.protocol for state in params.realdata.initial_state_type}
+    wanted = {"remedy_baseline": ("per_chunk", "Random"), "remedy_learned_states": ("per_chunk", "Learned"),
+              "remedy_zeros_states": ("per_chunk", "Zeros")}
+    for protocol in params.remedies.protocol:
+        for state in params.remedies.initial_state_type:
+            wanted[f"remedy_{protocol}_{state}"] = (protocol, state)
+    return {key: cell_name("real", data_type=dataset, protocol=protocol, initial_state_type=state)
+            for key, (protocol, state) in wanted.items() if (protocol, state) in runs}
+
+
 def toy_findings(results: Results, params: Params, epochs: pd.DataFrame) -> list[Finding]:
     """Every finding on the toy data, primary ones first (undecided: pass them to `decide` with the others)."""
     headline = _grid(params, "SameRandom", "Random")

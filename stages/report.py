@@ -3,7 +3,7 @@ figures, and write report.md (from its template), its self-contained HTML twin i
 file findings.json (what `dvc exp show` compares between experiments).
 
     python -m stages.report --sequences data/sequences --train data/train --evaluate data/evaluate \
-        --timing data/timing --out reports
+        --timing data/timing --baseline data/baseline --out reports
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import yaml
 from stages import figures, tables
 from stages.data import DIFF_DIST_SHIFT, NUM_CLASSES, load_split, num_classes
 from stages.findings import (ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, Control, Finding, Results, controls,
-                             decide, real_findings, remedy_cells, toy_findings, verdict_bptt)
+                             decide, real_counterparts, real_findings, remedy_cells, toy_findings, verdict_bptt)
 from stages.gather import environment, figure_tables, gather, input_table, real_rows, timing_table
-from stages.io import atomic_path, require_file, write_json, write_table, write_text
+from stages.io import atomic_path, read_json, require_file, write_json, write_table, write_text
 from stages.page import render_page
 from stages.params import REAL_DATASETS, Params, ParamsError, cells, load_params
 from stages.summary import summary_text
@@ -86,7 +86,8 @@ def _figure_markdown() -> Callable[[str, str], str]:
 
 
 def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: list[Finding],
-                    checks: list[Control], summary: str, real_classes: dict[str, int]) -> str:
+                    checks: list[Control], summary: str, real_classes: dict[str, int],
+                    baselines: dict[str, dict]) -> str:
     numbered = list(enumerate(findings, 1))
     template = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
                                   loader=jinja2.FileSystemLoader(TEMPLATE.parent)).get_template(TEMPLATE.name)
@@ -97,8 +98,11 @@ def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: l
         primary=[(i, f) for i, f in numbered if f.primary], secondary=[(i, f) for i, f in numbered if not f.primary],
         checks=checks, summary_table=frames["summary"], replicates=frames["replicates"],
         remedy_cells=remedy_cells(params), chance=math.log(NUM_CLASSES), log=math.log,
-        real=[(dataset, classes, REAL_DATASETS[dataset], real_rows(frames["replicates"], dataset))
+        real=[(dataset, classes, REAL_DATASETS[dataset], real_rows(frames["replicates"], dataset), baselines[dataset])
               for dataset, classes in real_classes.items()],
+        verdicts={f.key: f.verdict for f in findings},
+        real_cell_of={key: cell for dataset in real_classes
+                      for key, cell in real_counterparts(params, dataset).items()},
         environment=environment(), timing=timing,
         total_seconds=timing["training_seconds"].sum() + timing["evaluation_seconds"].sum(skipna=True),
         citation=citation(), shift=DIFF_DIST_SHIFT,
@@ -106,7 +110,7 @@ def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: l
 
 
 def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_dir: Path, timing_dir: Path,
-                 out: Path) -> None:
+                 baseline_dir: Path, out: Path) -> None:
     frames = gather(params, train_dir, evaluate_dir)
     frames["inputs"] = input_table(params, sequences_dir)
     frames["timing"] = timing_table(params, timing_dir)
@@ -162,7 +166,8 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
                 wide = mine.groupby([index, "pass"])["loss"].mean().unstack("pass").reset_index()
                 wide = wide.rename(columns={"update": "update_pass_loss", "frozen": "frozen_pass_loss"})
                 write_table(folder / kind / f"{cell.key}.csv", wide[[index, "update_pass_loss", "frozen_pass_loss"]])
-    markdown = render_markdown(params, frames, findings, checks, summary, real_classes)
+    baselines = {dataset: read_json(baseline_dir / f"{dataset}.json") for dataset in real_classes}
+    markdown = render_markdown(params, frames, findings, checks, summary, real_classes, baselines)
     write_text(out / "report.md", markdown)
     write_text(out / "index.html", render_page(markdown, base_dir=out, title=TITLE))
     write_json(out / "findings.json", findings_metrics(findings))
@@ -175,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", required=True, type=Path)
     parser.add_argument("--evaluate", required=True, type=Path)
     parser.add_argument("--timing", required=True, type=Path, help="folder of the training and evaluation wall times")
+    parser.add_argument("--baseline", required=True, type=Path, help="folder of the baseline_real stage's scores")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     try:
@@ -191,10 +197,12 @@ def main(argv: list[str] | None = None) -> int:
                 require_file(path, f"output of cell {cell.name}")
         for data_type in (*params.sweep.data_type, *params.realdata.dataset):
             load_split(args.sequences / data_type, "train")
+        for dataset in params.realdata.dataset:
+            require_file(args.baseline / f"{dataset}.json", f"baseline scores of {dataset}")
     except (ParamsError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    write_report(params, args.sequences, args.train, args.evaluate, args.timing, args.out)
+    write_report(params, args.sequences, args.train, args.evaluate, args.timing, args.baseline, args.out)
     print(f"wrote {args.out / 'report.md'} and {args.out / 'index.html'}")
     return 0
 

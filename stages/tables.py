@@ -151,3 +151,44 @@ def settings(params: Params) -> str:
         values = dataclasses.asdict(getattr(params, section.name))
         lines.append(f"- `{section.name}`: " + ", ".join(f"{k} = {v}" for k, v in values.items()))
     return "\n".join(lines) + "\n"
+
+
+def baselines(summary: pd.DataFrame, real_cells: pd.DataFrame, scores: dict) -> str:
+    """Held-out accuracy on the published test split: every network cell (interval across seeds) beside the
+    baselines the study computed on the same split (exact binomial interval across test recordings)."""
+    rows = [{
+        "classifier": f"GRU, `{row.protocol}`, `{row.initial_state_type}` states",
+        "held-out acc. [interval]": interval_text(summary, row.cell, "heldout_accuracy", 2),
+        "interval across": "seeds",
+    } for row in real_cells.drop_duplicates("cell").itertuples()]
+    labels = {"nearest_neighbour": "1-nearest-neighbour, Euclidean",
+              "majority_class": "majority class of the training split"}
+    for name, label in labels.items():
+        score = scores[name]
+        rows.append({"classifier": label,
+                     "held-out acc. [interval]": f"{score['accuracy']:.2f} [{score['low']:.2f}, {score['high']:.2f}]",
+                     "interval across": f"{score['recordings']} test recordings (exact binomial)"})
+    return markdown(pd.DataFrame(rows))
+
+
+def practice(rows_of_remedies: list[tuple[str, str, str, str]], verdicts: dict[str, str], summary: pd.DataFrame,
+             replicates: pd.DataFrame, timing: pd.DataFrame, real_cell_of: dict[str, str]) -> str:
+    """What to do, one row per training protocol: whether it closes the gap on data that cannot be learned, what it
+    still learns on toy and real data, and what it costs per epoch (optimizer steps, compute, seconds)."""
+    rows = []
+    for key, label, unlearnable, learnable in rows_of_remedies:
+        mine = replicates[replicates["cell"] == unlearnable]
+        seconds = timing.loc[timing["cell"] == unlearnable, "seconds_per_epoch"]
+        real = real_cell_of.get(key)
+        rows.append({
+            "protocol": label,
+            "verdict as a remedy": badge(verdicts[key]) if key in verdicts else "–",
+            "accuracy gap on `SameRandom`": interval_text(summary, unlearnable, "accuracy_gap", 2),
+            "held-out acc., toy (`DiffDistRandom`)": interval_text(summary, learnable, "heldout_accuracy", 2),
+            "held-out acc., real": (f"{interval_text(summary, real, 'heldout_accuracy', 2)} (`{real}`)" if real
+                                    else "not run on real data"),
+            "optimizer steps / epoch": str(int(mine["optimizer_steps_per_epoch"].iloc[0])) if len(mine) else "–",
+            "compute / epoch": f"{mine['compute_step_equivalents'].iloc[0] / 1e3:,.0f}k" if len(mine) else "–",
+            "s / epoch (all seeds)": seconds_text(float(seconds.iloc[0])) if len(seconds) else "–",
+        })
+    return markdown(pd.DataFrame(rows))

@@ -39,6 +39,7 @@ def test_repro_runs_every_stage_of_every_cell(pipeline_run):
     root, result = pipeline_run
     names = [f"generate@{d}" for d in TINY["sweep"]["data_type"]]
     names += [f"generate_real@{d}" for d in TINY["realdata"]["dataset"]]
+    names += [f"baseline_real@{d}" for d in TINY["realdata"]["dataset"]]
     names += [f"{TRAIN_STAGE[c.family]}@{c.key}" for c in ALL_CELLS]
     names += [f"{EVALUATE_STAGE[c.family]}@{c.key}" for c in EVALUATED] + ["report"]
     for name in names:
@@ -48,8 +49,9 @@ def test_repro_runs_every_stage_of_every_cell(pipeline_run):
 def test_every_declared_output_exists(pipeline_run):
     root, _ = pipeline_run
     outputs = _declared_outputs(root)
-    generated = len(TINY["sweep"]["data_type"]) + len(TINY["realdata"]["dataset"])
-    # generate; train: results + wall time; evaluate: results + wall time; report's five and its metrics file
+    generated = len(TINY["sweep"]["data_type"]) + 2 * len(TINY["realdata"]["dataset"])
+    # generate, generate_real + baseline_real; train: results + wall time; evaluate: results + wall time; report's
+    # five and its metrics file
     assert len(outputs) == generated + 2 * len(ALL_CELLS) + 2 * len(EVALUATED) + 6
     for path in outputs:
         assert (root / path).exists(), path
@@ -254,7 +256,7 @@ def test_changing_the_learning_rate_invalidates_only_what_depends_on_it(pipeline
 def test_real_data_section_holds_the_pipelines_numbers(pipeline_run):
     root, _ = pipeline_run
     text = (root / "reports/report.md").read_text()
-    assert text.index("## 5. Real recordings") < text.index("## 6. Methods")
+    assert text.index("## 5. Real recordings") < text.index("## 6. What to do") < text.index("## 7. Methods")
     assert "ln 10 = 2.303" in text and "1/10 = 0.10" in text  # the number of classes comes from the data
     summary = pd.read_csv(root / "reports/tables/summary.csv")
     for metric, digits in (("gap", 3), ("heldout_accuracy", 2)):
@@ -268,6 +270,25 @@ def test_real_data_section_holds_the_pipelines_numbers(pipeline_run):
     assert real["verdict"].tolist()[1:] == ["not in this run", "not in this run"]
     heldout = pd.read_csv(root / "reports/figures/real_ACSF1.csv")
     assert set(heldout["cell"]) == {"real/ACSF1-per_chunk-Random"}
+    # The baselines the baseline_real stage computed on the same split, quoted with their exact intervals.
+    baseline = json.loads((root / "data/baseline/ACSF1.json").read_text())
+    for name in ("nearest_neighbour", "majority_class"):
+        score = baseline[name]
+        assert f"{score['accuracy']:.2f} [{score['low']:.2f}, {score['high']:.2f}]" in text
+    assert "1-nearest-neighbour, Euclidean" in text
+
+
+def test_what_to_do_table_has_a_row_per_protocol_with_its_verdict_and_cost(pipeline_run):
+    root, _ = pipeline_run
+    text = (root / "reports/report.md").read_text()
+    section = text[text.index("## 6. What to do"):text.index("## 7. Methods")]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    protocols = TINY["remedies"]["protocol"]
+    assert len(rows) == 1 + len(protocols) * len(TINY["remedies"]["initial_state_type"]) + 2  # + learned, zeros
+    assert all('class="badge' in row for row in rows)
+    # The tiny run trains the write-up's loop on real data with random states only; the others say so.
+    assert sum("real/ACSF1-per_chunk-Random" in row for row in rows) == 1
+    assert sum("not run on real data" in row for row in rows) == len(rows) - 1
 
 
 # Keep this test last among those that use the shared run: `dvc exp run` leaves its outputs in the workspace.
