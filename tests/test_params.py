@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages import evaluate, generate, report, train
+from stages import baseline, evaluate, generate, report, train
 from stages.params import _AXES, ParamsError, cell_name, cells, load_params, parse_params
 
 
@@ -177,11 +177,12 @@ def _stage_calls(tmp_path: Path, params: Path) -> dict:
                                      "--model", str(tmp_path / "model"), "--out", str(out)]),
         "report": (report.main, ["--params", str(params), "--sequences", str(tmp_path / "seq"), "--train",
                                  str(tmp_path / "t"), "--evaluate", str(tmp_path / "e"), "--timing",
-                                 str(tmp_path / "w"), "--out", str(out)]),
+                                 str(tmp_path / "w"), "--baseline", str(tmp_path / "b"), "--out", str(out)]),
+        "baseline": (baseline.main, ["--params", str(params), "--data", str(tmp_path / "seq"), "--out", str(out)]),
     }
 
 
-@pytest.mark.parametrize("stage", ["generate", "train", "evaluate", "report"])
+@pytest.mark.parametrize("stage", ["generate", "train", "evaluate", "report", "baseline"])
 def test_every_stage_refuses_bad_params_and_writes_nothing(tmp_path, tiny_raw, capsys, stage):
     params = _write(tmp_path, _set(tiny_raw, "sweep.bptt_size", [7]))
     entry, argv = _stage_calls(tmp_path, params)[stage]
@@ -190,7 +191,7 @@ def test_every_stage_refuses_bad_params_and_writes_nothing(tmp_path, tiny_raw, c
     assert list(tmp_path.iterdir()) == [params]
 
 
-@pytest.mark.parametrize("stage", ["train", "evaluate", "report"])
+@pytest.mark.parametrize("stage", ["train", "evaluate", "report", "baseline"])
 def test_every_stage_names_a_missing_input_and_writes_nothing(tmp_path, tiny_raw, capsys, stage):
     params = _write(tmp_path, tiny_raw)
     entry, argv = _stage_calls(tmp_path, params)[stage]
