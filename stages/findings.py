@@ -347,6 +347,19 @@ def remedy_cells(params: Params) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def decomposition_cells(params: Params) -> list[str]:
+    """The cells whose gap the report splits into parts: the headline cell, `DiffDistRandom` with zero and with
+    random states (a gap that the initial states cannot explain, and one they might), and the write-up's loop on
+    each real data set, where params.yaml runs them."""
+    cells = [_grid(params, data_type, states) for data_type, states in (
+        ("SameRandom", "Random"), ("DiffDistRandom", "Zeros"), ("DiffDistRandom", "Random"))
+        if data_type in params.sweep.data_type and states in params.sweep.initial_state_type]
+    if "per_chunk" in params.realdata.protocol:
+        cells += [cell_name("real", data_type=dataset, protocol="per_chunk", initial_state_type=state)
+                  for dataset in params.realdata.dataset for state in params.realdata.initial_state_type]
+    return cells
+
+
 def real_counterparts(params: Params, dataset: str) -> dict[str, str]:
     """For each row of `remedy_cells`, the real-data cell of `dataset` trained the same way, where params.yaml runs
     one (real data run only some protocols and initial-state modes)."""

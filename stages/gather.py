@@ -27,7 +27,7 @@ SUMMARY_METRICS = [
     "update_chunk_accuracy", "frozen_chunk_accuracy", "chunk_accuracy_gap",
     "train_replayed_loss", "train_fresh_loss", "train_zero_loss", "heldout_loss",
     "train_replayed_accuracy", "train_fresh_accuracy", "train_zero_accuracy", "heldout_accuracy", "replay_recovery",
-    "onset_epoch",
+    "within_epoch_accuracy_gap", "state_loss_gap", "within_epoch_loss_gap", "onset_epoch",
 ]
 
 
@@ -95,6 +95,11 @@ def gather(params: Params, train_dir: Path, evaluate_dir: Path) -> dict[str, pd.
             row["accuracy_gap"] = row["update_pass_accuracy"] - row["frozen_pass_accuracy"]
             row["chunk_accuracy_gap"] = row["update_chunk_accuracy"] - row["frozen_chunk_accuracy"]
             row["replay_recovery"] = row["train_replayed_accuracy"] - row["train_fresh_accuracy"]
+            # The gap in two parts that add up to it (same seed, same sequences): what replaying the update pass's
+            # own initial states recovers, and what the update pass scores beyond even that replay.
+            row["within_epoch_accuracy_gap"] = row["update_pass_accuracy"] - row["train_replayed_accuracy"]
+            row["state_loss_gap"] = row["train_fresh_loss"] - row["train_replayed_loss"]
+            row["within_epoch_loss_gap"] = row["train_replayed_loss"] - row["update_pass_loss"]
             rows.append(row)
         score_tables.append(pd.DataFrame({
             "cell": cell.name, "epoch": history["epoch"], "replicate": history["replicate"],

@@ -22,7 +22,8 @@ import yaml
 from stages import figures, tables
 from stages.data import DIFF_DIST_SHIFT, NUM_CLASSES, load_split, num_classes
 from stages.findings import (ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, Control, Finding, Results, controls,
-                             decide, real_counterparts, real_findings, remedy_cells, toy_findings, verdict_bptt)
+                             decide, decomposition_cells, real_counterparts, real_findings, remedy_cells,
+                             toy_findings, verdict_bptt)
 from stages.gather import environment, figure_tables, gather, input_table, real_rows, timing_table
 from stages.io import atomic_path, read_json, require_file, write_json, write_table, write_text
 from stages.page import render_page
@@ -100,7 +101,7 @@ def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: l
         remedy_cells=remedy_cells(params), chance=math.log(NUM_CLASSES), log=math.log,
         real=[(dataset, classes, REAL_DATASETS[dataset], real_rows(frames["replicates"], dataset), baselines[dataset])
               for dataset, classes in real_classes.items()],
-        verdicts={f.key: f.verdict for f in findings},
+        verdicts={f.key: f.verdict for f in findings}, decomposed=decomposition_cells(params),
         real_cell_of={key: cell for dataset in real_classes
                       for key, cell in real_counterparts(params, dataset).items()},
         environment=environment(), timing=timing,

@@ -172,13 +172,13 @@ def baselines(summary: pd.DataFrame, real_cells: pd.DataFrame, scores: dict) -> 
 
 
 def practice(rows_of_remedies: list[tuple[str, str, str, str]], verdicts: dict[str, str], summary: pd.DataFrame,
-             replicates: pd.DataFrame, timing: pd.DataFrame, real_cell_of: dict[str, str]) -> str:
+             replicates: pd.DataFrame, real_cell_of: dict[str, str]) -> str:
     """What to do, one row per training protocol: whether it closes the gap on data that cannot be learned, what it
-    still learns on toy and real data, and what it costs per epoch (optimizer steps, compute, seconds)."""
+    still learns on toy and real data, and what it costs per epoch (optimizer steps, compute). Seconds stay in the
+    wall-time table: they change from run to run, and everything else in the report must not."""
     rows = []
     for key, label, unlearnable, learnable in rows_of_remedies:
         mine = replicates[replicates["cell"] == unlearnable]
-        seconds = timing.loc[timing["cell"] == unlearnable, "seconds_per_epoch"]
         real = real_cell_of.get(key)
         rows.append({
             "protocol": label,
@@ -189,6 +189,54 @@ def practice(rows_of_remedies: list[tuple[str, str, str, str]], verdicts: dict[s
                                     else "not run on real data"),
             "optimizer steps / epoch": str(int(mine["optimizer_steps_per_epoch"].iloc[0])) if len(mine) else "–",
             "compute / epoch": f"{mine['compute_step_equivalents'].iloc[0] / 1e3:,.0f}k" if len(mine) else "–",
-            "s / epoch (all seeds)": seconds_text(float(seconds.iloc[0])) if len(seconds) else "–",
         })
     return markdown(pd.DataFrame(rows))
+
+
+def _interval(summary: pd.DataFrame, cell: str, metric: str) -> tuple[float, float, float] | None:
+    row = summary[(summary["cell"] == cell) & (summary["metric"] == metric)]
+    if row.empty or math.isnan(row["mean"].iloc[0]):
+        return None
+    return tuple(float(v) for v in row[["mean", "low", "high"]].iloc[0])
+
+
+def _reading(summary: pd.DataFrame, cell: str, fixed_states: bool) -> str:
+    """Which part carries the gap, read from the two parts' intervals (descriptive: no multiplicity correction)."""
+    gap, states, within = (_interval(summary, cell, m) for m in
+                           ("accuracy_gap", "replay_recovery", "within_epoch_accuracy_gap"))
+    if gap is None or states is None or within is None:
+        return "–"
+    if gap[1] <= 0 <= gap[2]:
+        return "no gap to explain: its interval covers 0"
+    above = {"states": states[1] > 0, "within": within[1] > 0}
+    if fixed_states:
+        return ("the initial states are the same in every pass here, so none of the gap is theirs: all of it lies "
+                "within the epoch" + ("" if above["within"] else " (its interval still covers 0)"))
+    if above["states"] and not above["within"]:
+        return "the initial states carry it (the write-up's explanation); the rest covers 0"
+    if above["within"] and not above["states"]:
+        return "the initial states do not carry it: the update pass's edge lies within the epoch"
+    if above["states"] and above["within"]:
+        return "both parts: replaying the states recovers part of the gap, and the rest lies within the epoch"
+    return "undecided: neither part's interval is above 0 at this many seeds"
+
+
+def decomposition(summary: pd.DataFrame, decomposed: list[str], replicates: pd.DataFrame) -> str:
+    """Each cell's gap and its two parts, in accuracy and in loss, with a reading of which part carries it."""
+    rows = []
+    for cell in decomposed:
+        mine = replicates[replicates["cell"] == cell]
+        if mine.empty:
+            continue
+        fixed = mine["initial_state_type"].iloc[0] in ("Zeros", "Learned")
+        rows.append({
+            "cell": f"`{cell}`",
+            "accuracy gap (updating − frozen)": interval_text(summary, cell, "accuracy_gap", 2),
+            "from the states (replayed − fresh)": interval_text(summary, cell, "replay_recovery", 2),
+            "within the epoch (updating − replayed)": interval_text(summary, cell, "within_epoch_accuracy_gap", 2),
+            "loss gap (frozen − updating)": interval_text(summary, cell, "gap"),
+            "from the states, loss": interval_text(summary, cell, "state_loss_gap"),
+            "within the epoch, loss": interval_text(summary, cell, "within_epoch_loss_gap"),
+            "reading": _reading(summary, cell, fixed),
+        })
+    return markdown(pd.DataFrame(rows)) if rows else "No cell of this run is decomposed.\n"

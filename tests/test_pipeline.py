@@ -16,6 +16,7 @@ import pytest
 import yaml
 from conftest import REPO, TINY, make_project, run
 
+from stages.findings import decomposition_cells
 from stages.params import cells, parse_params
 from stages.sweep import (  # the stage names of each family, as dvc.yaml spells them
     EVALUATE_STAGE,
@@ -276,6 +277,22 @@ def test_real_data_section_holds_the_pipelines_numbers(pipeline_run):
         score = baseline[name]
         assert f"{score['accuracy']:.2f} [{score['low']:.2f}, {score['high']:.2f}]" in text
     assert "1-nearest-neighbour, Euclidean" in text
+
+
+def test_the_gap_splits_into_parts_that_add_up_seed_by_seed_and_the_report_shows_them(pipeline_run):
+    root, _ = pipeline_run
+    replicates = pd.read_csv(root / "reports/tables/replicates.csv")
+    evaluated = replicates[replicates["family"] != "onset"]
+    # Tables carry 6 significant digits, so the parts add up to the gap within that rounding.
+    assert ((evaluated["replay_recovery"] + evaluated["within_epoch_accuracy_gap"] - evaluated["accuracy_gap"]).abs()
+            < 1e-5).all()
+    assert ((evaluated["state_loss_gap"] + evaluated["within_epoch_loss_gap"] - evaluated["gap"]).abs() < 1e-4).all()
+    fixed = evaluated[evaluated["initial_state_type"] == "Zeros"]
+    assert len(fixed) and (fixed["replay_recovery"] == 0).all() and (fixed["state_loss_gap"] == 0).all()
+    text = (root / "reports/report.md").read_text()
+    section = text[text.index("### Where the gap comes from"):text.index("## 3. Remedies")]
+    for cell in decomposition_cells(parse_params(TINY)):
+        assert f"| `{cell}`" in section
 
 
 def test_what_to_do_table_has_a_row_per_protocol_with_its_verdict_and_cost(pipeline_run):
