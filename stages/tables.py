@@ -235,8 +235,8 @@ def decomposition(summary: pd.DataFrame, decomposed: list[str], replicates: pd.D
             "from the states (replayed − fresh)": interval_text(summary, cell, "replay_recovery", 2),
             "within the epoch (updating − replayed)": interval_text(summary, cell, "within_epoch_accuracy_gap", 2),
             "loss gap (frozen − updating)": interval_text(summary, cell, "gap"),
-            "from the states, loss": interval_text(summary, cell, "state_loss_gap"),
-            "within the epoch, loss": interval_text(summary, cell, "within_epoch_loss_gap"),
+            "loss gap from the states (fresh − replayed)": interval_text(summary, cell, "state_loss_gap"),
+            "loss gap within the epoch (replayed − updating)": interval_text(summary, cell, "within_epoch_loss_gap"),
             "reading": _reading(summary, cell, fixed),
         })
     return markdown(pd.DataFrame(rows)) if rows else "No cell of this run is decomposed.\n"
