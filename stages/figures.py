@@ -266,6 +266,33 @@ def remedies(comparison: pd.DataFrame, chance: float, margin: float, confidence:
     return figure
 
 
+DECOMPOSITION_LABELS = {
+    "accuracy_gap": "whole gap (updating − frozen)",
+    "replay_recovery": "from the states (replayed − fresh)",
+    "within_epoch_accuracy_gap": "within the epoch (updating − replayed)",
+}
+
+
+def decomposition(parts: pd.DataFrame, confidence: float) -> plt.Figure:
+    """parts: cell, part (a DECOMPOSITION_LABELS key), replicate, value (an accuracy difference)."""
+    data = parts.assign(part=parts["part"].map(DECOMPOSITION_LABELS))
+    cells = list(dict.fromkeys(parts["cell"]))
+    figure, ax = plt.subplots(figsize=(WIDTH, 1.4 + 0.55 * len(cells)))
+    sns.pointplot(data=data, y="cell", x="value", hue="part", order=cells,
+                  hue_order=list(DECOMPOSITION_LABELS.values()), errorbar=interval_of(confidence, ACCURACY_DIFFERENCE),
+                  dodge=0.5, linestyle="none", markers=["o", "s", "D"], markersize=4, ax=ax)
+    ax.axvline(0, color="0.3", linestyle="--", linewidth=1, zorder=0)
+    ax.set_xlabel("accuracy difference (fraction of sequences)")
+    ax.set_ylabel("")
+    # The legend 0.55 inch under the axis, clear of the tick labels and the axis label at any number of cells.
+    height = ax.get_position().height * figure.get_figheight()
+    sns.move_legend(ax, "upper center", bbox_to_anchor=(0.5, -0.55 / height), ncol=1, title=None, frameon=False)
+    _heading(figure, "Where the gap comes from: the part the initial states carry, and the rest",
+             f"the two parts add up to the whole gap seed by seed; dashed: no difference; error bars: "
+             f"{confidence:.0%} t-interval across seeds")
+    return figure
+
+
 def onset(onsets: pd.DataFrame, epochs: int) -> plt.Figure:
     """onsets: hidden_size, learning_rate, replicate, onset_epoch (NaN = none) -> heatmap of the median onset."""
     def summary(values: pd.Series) -> float:

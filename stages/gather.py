@@ -16,7 +16,7 @@ import pandas as pd
 from stages import figures
 from stages.data import load_split
 from stages.evaluate import PASSES
-from stages.findings import bounds_of, remedy_cells, verdict_bptt
+from stages.findings import bounds_of, decomposition_cells, remedy_cells, verdict_bptt
 from stages.io import read_json, require_file
 from stages.params import Cell, Params, cells
 from stages.stats import t_interval
@@ -188,6 +188,10 @@ def figure_tables(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, 
                                             "replicate": rows["replicate"], "value": rows[metric],
                                             "optimizer_steps_per_epoch": rows["optimizer_steps_per_epoch"],
                                             "compute_step_equivalents": rows["compute_step_equivalents"]}))
+    decomposed = decomposition_cells(params)
+    parts = replicates[replicates["cell"].isin(decomposed)].melt(
+        id_vars=["cell", "replicate"], value_vars=list(figures.DECOMPOSITION_LABELS), var_name="part",
+        value_name="value")
     grid_summary = tables["summary"][(tables["summary"]["family"] == "grid") & (tables["summary"]["metric"] == "gap")]
     # Each figure's CSV keeps only the columns it draws: the page embeds it for download.
     curve = ["data_type", "initial_state_type", "replicate", "pass", "loss"]
@@ -198,6 +202,7 @@ def figure_tables(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, 
             setting=grid_summary["initial_state_type"] + ", bptt " + grid_summary["bptt_size"].astype(str),
             gap=grid_summary["mean"]),
         "mechanism": mechanism,
+        "decomposition": parts.sort_values("cell", key=lambda cell: cell.map(decomposed.index), kind="stable"),
         "relearning": shown,
         "remedies": pd.concat(comparison, ignore_index=True),
         "onset": replicates[replicates["family"] == "onset"][["hidden_size", "learning_rate", "replicate",

@@ -141,6 +141,7 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
         "loss_last_epoch": lambda t: figures.loss_last_epoch(t, chance, level, bptt),
         "final_gap": figures.final_gap,
         "mechanism": lambda t: figures.mechanism(t, 1 / NUM_CLASSES, level),
+        "decomposition": lambda t: figures.decomposition(t, level),
         "relearning": lambda t: figures.relearning(t, level, params.report.relearn_loss),
         "remedies": lambda t: figures.remedies(t, 1 / NUM_CLASSES, params.report.chance_margin, level),
         "onset": lambda t: figures.onset(t, params.train.epochs),

@@ -69,6 +69,22 @@ def mechanism_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def decomposition_table() -> pd.DataFrame:
+    # Five cells like the report's, with parts that reach the ends of their range: the bars must stay inside it.
+    rng = _rng(7)
+    cells = ["grid/SameRandom-Random-10", "grid/DiffDistRandom-Zeros-10", "grid/DiffDistRandom-Random-10",
+             "real/ACSF1-per_chunk-Zeros", "real/ACSF1-per_chunk-Random"]
+    rows = []
+    for cell in cells:
+        for r in range(SEEDS):
+            states = 0.0 if "Zeros" in cell else float(rng.uniform(0.0, 1.0))
+            within = float(rng.uniform(-0.2, 1.0 - states))
+            for part, value in (("accuracy_gap", states + within), ("replay_recovery", states),
+                                ("within_epoch_accuracy_gap", within)):
+                rows.append({"cell": cell, "replicate": r, "part": part, "value": value})
+    return pd.DataFrame(rows)
+
+
 def relearn_table() -> pd.DataFrame:
     rows = []
     for label, reached in (("GRU, SameRandom data, Random states, bptt 10", True),
@@ -119,6 +135,7 @@ DRAWINGS = {
     "real": lambda: figures.real_loss_per_epoch(real_table(), math.log(10), CONFIDENCE, "ACSF1", 10, 10),
     "final_gap": lambda: figures.final_gap(final_gap_table()),
     "mechanism": lambda: figures.mechanism(mechanism_table(), 0.5, CONFIDENCE),
+    "decomposition": lambda: figures.decomposition(decomposition_table(), CONFIDENCE),
     "relearning": lambda: figures.relearning(relearn_table(), CONFIDENCE, 0.3),
     "remedies": lambda: figures.remedies(remedies_table(), 0.5, 0.1, CONFIDENCE),
     "onset": lambda: figures.onset(onset_table(), 10),
@@ -174,7 +191,8 @@ def test_the_overlap_check_catches_overlapping_labels():
     assert overlapping_texts(figure)
 
 
-@pytest.mark.parametrize("name", ["inputs", "loss_per_epoch", "loss_last_epoch", "real", "mechanism", "remedies"])
+@pytest.mark.parametrize("name", ["inputs", "loss_per_epoch", "loss_last_epoch", "real", "mechanism", "remedies",
+                                  "decomposition"])
 def test_main_title_sits_over_the_centre_of_the_panels(name):
     figure = FIGURES[name]()
     boxes = [ax.get_position() for ax in figure.axes]
@@ -196,6 +214,14 @@ def _error_bar_values(figure: plt.Figure, axis: int) -> np.ndarray:
 def test_accuracy_error_bars_stay_between_0_and_1():
     bars = _error_bar_values(FIGURES["mechanism"](), axis=0)
     assert len(bars) and bars.min() >= 0 and bars.max() <= 1
+
+
+def test_decomposition_error_bars_stay_between_minus_1_and_1_and_every_part_is_drawn():
+    figure = FIGURES["decomposition"]()
+    bars = _error_bar_values(figure, axis=0)
+    assert len(bars) and bars.min() >= -1 and bars.max() <= 1
+    labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert labels == list(figures.DECOMPOSITION_LABELS.values())
 
 
 def test_remedy_error_bars_stay_inside_their_ranges():
