@@ -25,11 +25,19 @@ def markdown(frame: pd.DataFrame) -> str:
     return frame.astype(str).to_markdown(index=False, tablefmt="pipe", disable_numparse=True) + "\n"
 
 
-def interval_text(summary: pd.DataFrame, cell: str, metric: str, digits: int = 3) -> str:
+def _interval(summary: pd.DataFrame, cell: str, metric: str) -> tuple[float, float, float] | None:
+    """(mean, low, high) of one cell's metric, or None where the cell or the metric has no value."""
     row = summary[(summary["cell"] == cell) & (summary["metric"] == metric)]
     if row.empty or math.isnan(row["mean"].iloc[0]):
+        return None
+    return tuple(float(v) for v in row[["mean", "low", "high"]].iloc[0])
+
+
+def interval_text(summary: pd.DataFrame, cell: str, metric: str, digits: int = 3) -> str:
+    interval = _interval(summary, cell, metric)
+    if interval is None:
         return "–"
-    mean, low, high = row[["mean", "low", "high"]].iloc[0]
+    mean, low, high = interval
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
@@ -93,15 +101,22 @@ def cells(summary: pd.DataFrame, replicates: pd.DataFrame, family: str) -> str:
     return markdown(pd.DataFrame(rows))
 
 
+def _cost(replicates: pd.DataFrame, cell: str) -> dict[str, str]:
+    """A cell's optimizer steps and compute per epoch (the same for every seed)."""
+    mine = replicates[replicates["cell"] == cell]
+    return {
+        "optimizer steps / epoch": str(int(mine["optimizer_steps_per_epoch"].iloc[0])) if len(mine) else "–",
+        "compute / epoch": f"{mine['compute_step_equivalents'].iloc[0] / 1e3:,.0f}k" if len(mine) else "–",
+    }
+
+
 def remedies(cells_of_remedies: list[tuple[str, str, str, str]], summary: pd.DataFrame,
              replicates: pd.DataFrame) -> str:
     rows = []
     for _, label, unlearnable, learnable in cells_of_remedies:
-        mine = replicates[replicates["cell"] == unlearnable]
         rows.append({
             "remedy": label,
-            "optimizer steps / epoch": str(int(mine["optimizer_steps_per_epoch"].iloc[0])) if len(mine) else "–",
-            "compute / epoch": f"{mine['compute_step_equivalents'].iloc[0] / 1e3:,.0f}k" if len(mine) else "–",
+            **_cost(replicates, unlearnable),
             "accuracy gap on `SameRandom`": interval_text(summary, unlearnable, "accuracy_gap", 2),
             "loss gap on `SameRandom`": interval_text(summary, unlearnable, "gap"),
             "held-out acc. on `DiffDistRandom`": interval_text(summary, learnable, "heldout_accuracy", 2),
@@ -178,7 +193,6 @@ def practice(rows_of_remedies: list[tuple[str, str, str, str]], verdicts: dict[s
     wall-time table: they change from run to run, and everything else in the report must not."""
     rows = []
     for key, label, unlearnable, learnable in rows_of_remedies:
-        mine = replicates[replicates["cell"] == unlearnable]
         real = real_cell_of.get(key)
         rows.append({
             "protocol": label,
@@ -187,17 +201,9 @@ def practice(rows_of_remedies: list[tuple[str, str, str, str]], verdicts: dict[s
             "held-out acc., toy (`DiffDistRandom`)": interval_text(summary, learnable, "heldout_accuracy", 2),
             "held-out acc., real": (f"{interval_text(summary, real, 'heldout_accuracy', 2)} (`{real}`)" if real
                                     else "not run on real data"),
-            "optimizer steps / epoch": str(int(mine["optimizer_steps_per_epoch"].iloc[0])) if len(mine) else "–",
-            "compute / epoch": f"{mine['compute_step_equivalents'].iloc[0] / 1e3:,.0f}k" if len(mine) else "–",
+            **_cost(replicates, unlearnable),
         })
     return markdown(pd.DataFrame(rows))
-
-
-def _interval(summary: pd.DataFrame, cell: str, metric: str) -> tuple[float, float, float] | None:
-    row = summary[(summary["cell"] == cell) & (summary["metric"] == metric)]
-    if row.empty or math.isnan(row["mean"].iloc[0]):
-        return None
-    return tuple(float(v) for v in row[["mean", "low", "high"]].iloc[0])
 
 
 def _reading(summary: pd.DataFrame, cell: str, fixed_states: bool) -> str:
