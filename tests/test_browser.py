@@ -298,6 +298,9 @@ def test_dark_mode_keeps_figures_on_a_light_backing(chromium: Path, synthetic_pa
     assert colours["badge"] == "rgb(0, 114, 178)"
 
 
+DOWNLOADS_PER_PAGE = 10
+
+
 def test_report_page_in_browser(chromium: Path, pipeline_run, tmp_path: Path) -> None:
     """The page the report stage publishes, from the tiny `dvc repro`, is self-contained, renders, and reads well on a
     phone, on paper, through its table of contents and with each figure's data downloadable."""
@@ -324,7 +327,11 @@ def test_report_page_in_browser(chromium: Path, pipeline_run, tmp_path: Path) ->
         assert clipped_tables(page) == []
     with open_page(page_path) as page:
         names = page.eval_on_selector_all('figure a[download$=".csv"]', "links => links.map(a => a.download)")
-        assert names, "no figure offers its data as a CSV download"
-        for name in names:
-            saved_name, data = download(page, f'figure a[download="{name}"]')
-            assert saved_name == name and data == (reports / "figures" / name).read_bytes()
+    assert names, "no figure offers its data as a CSV download"
+    # Chromium holds back the eleventh download of one page (its guard against a page that saves many files, which
+    # measured here: the eleventh click saved nothing, whichever link it was), so each page load saves at most ten.
+    for first in range(0, len(names), DOWNLOADS_PER_PAGE):
+        with open_page(page_path) as page:
+            for name in names[first:first + DOWNLOADS_PER_PAGE]:
+                saved_name, data = download(page, f'figure a[download="{name}"]')
+                assert saved_name == name and data == (reports / "figures" / name).read_bytes()
