@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.params import DATA_TYPES, DataParams, Params, ParamsError, sequence_shape
+from stages.params import DATA_TYPES, Cell, DataParams, Params, ParamsError, sequence_shape
 
 NUM_CLASSES = 2
 SPLITS = ("train", "heldout")
@@ -103,17 +103,29 @@ def load_split(folder: str | Path, split: str) -> SequenceSet:
     return SequenceSet(inputs=np.load(paths[0]), labels=np.load(paths[1]))
 
 
-def check_replicates(sequences: SequenceSet, params: Params, folder: str | Path, data_type: str) -> None:
-    """Data written for other parameters fails here, naming the key, before any training starts."""
-    if sequences.inputs.ndim != 4 or sequences.inputs.shape[0] != params.replicates.count:
+def cell_sequences(sequences: SequenceSet, params: Params, folder: str | Path, cell: Cell,
+                   split: str = "train") -> SequenceSet:
+    """The first `cell.replicates` seeds' sequences of one split: a data folder holds as many seeds as the cell that
+    reads it with the most (`data_replicates`). Data written for other parameters fails here, naming the key, before
+    any training starts."""
+    if sequences.inputs.ndim != 4 or sequences.inputs.shape[0] < cell.replicates:
+        key = "replicates.primary_count" if cell.name in params.replicates.primary_cells else "replicates.count"
         raise ParamsError(
-            f"replicates.count: {params.replicates.count} but {folder} holds data of shape "
+            f"{key}: {cell.name} trains {cell.replicates} seeds but {folder} holds data of shape "
             f"{tuple(sequences.inputs.shape)}; rerun the generate stage (dvc repro)"
         )
-    steps, features = sequence_shape(params, data_type)
-    length_key = "data.seq_size" if data_type in DATA_TYPES else f"the published length of {data_type}"
+    steps, features = sequence_shape(params, cell.data_type)
+    length_key = "data.seq_size" if cell.data_type in DATA_TYPES else f"the published length of {cell.data_type}"
     if sequences.inputs.shape[2] != steps:
         raise ParamsError(f"{length_key}: {steps} but {folder} holds sequences of {sequences.inputs.shape[2]} steps")
     if sequences.inputs.shape[3] != features:
         raise ParamsError(
             f"data.input_size: {features} but {folder} holds {sequences.inputs.shape[3]} features per step")
+    if split == "train" and cell.data_type in DATA_TYPES:
+        expected = NUM_CLASSES * cell.examples_per_class
+        if sequences.inputs.shape[1] != expected:
+            key = "capacity.examples_per_class" if cell.family == "capacity" else "data.examples_per_class"
+            raise ParamsError(f"{key}: {cell.examples_per_class} per class but {folder} holds "
+                              f"{sequences.inputs.shape[1]} training sequences; rerun the generate stage (dvc repro)")
+    count = cell.replicates
+    return SequenceSet(inputs=sequences.inputs[:count], labels=sequences.labels[:count])

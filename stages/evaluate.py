@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from stages.data import SPLITS, SequenceSet, check_replicates, load_split
+from stages.data import SPLITS, SequenceSet, cell_sequences, load_split
 from stages.io import require_file, write_json
 from stages.model import ModelConfig, ReplicaClassifier
 from stages.params import Cell, Params, ParamsError, find_cell, load_params, sequence_shape
@@ -49,14 +49,14 @@ def load_model(path: Path, params: Params, cell: Cell, device: torch.device) -> 
     checkpoint = torch.load(require_file(path, "model checkpoint"), map_location=device, weights_only=True)
     config = ModelConfig(**checkpoint["model_config"])
     expected = (sequence_shape(params, cell.data_type)[1], cell.hidden_size, params.model.num_layers, cell.cell,
-                params.replicates.count)
+                cell.replicates)
     found = (config.input_size, config.hidden_size, config.num_layers, config.cell, config.replicas)
     if found != expected:
         raise ParamsError(
             f"{path}: checkpoint has input_size, hidden_size, num_layers, cell, replicates = {found} but params.yaml "
             f"asks for {expected}; rerun the train stage"
         )
-    model = ReplicaClassifier(config, replicate_seeds(params, 0)).to(device)
+    model = ReplicaClassifier(config, replicate_seeds(params, 0, cell.replicates)).to(device)
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval(), list(checkpoint["last_update_states"])
 
@@ -95,10 +95,10 @@ def evaluate_cell(
     configure_numerics(params)
     device = next(model.parameters()).device
     settings = pass_settings(params, cell)
-    replayed = state_generators([0] * params.replicates.count)
+    replayed = state_generators([0] * cell.replicates)
     for generator, state in zip(replayed, last_update_states):
         generator.set_state(state)
-    fresh = state_generators(replicate_seeds(params, 2, root=params.evaluate.seed))
+    fresh = state_generators(replicate_seeds(params, 2, cell.replicates, root=params.evaluate.seed))
     sources = {
         "train_replayed": ("train", state_source(cell.initial_state_type, model, replayed, device)),
         "train_fresh": ("train", state_source(cell.initial_state_type, model, fresh, device)),
@@ -149,9 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         device = resolve_device(params.train.device)
         model, last_update_states = load_model(args.model / "model.pt", params, cell, device)
         history = pd.read_csv(require_file(args.model / "epochs.csv", "training history"))
-        splits = {split: load_split(args.data, split) for split in SPLITS}  # a missing file fails before any pass
-        for split in splits.values():
-            check_replicates(split, params, args.data, cell.data_type)
+        # A missing file fails before any pass.
+        splits = {split: cell_sequences(load_split(args.data, split), params, args.data, cell, split)
+                  for split in SPLITS}
     except (ParamsError, FileNotFoundError, NumericsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

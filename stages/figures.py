@@ -323,6 +323,62 @@ def onset(onsets: pd.DataFrame, epochs: int) -> plt.Figure:
     return figure
 
 
+CAPACITY_LABELS = {
+    "update_pass_accuracy": "update pass, last epoch",
+    "train_replayed_accuracy": "frozen, replayed initial states",
+    "frozen_pass_accuracy": "frozen, fresh initial states",
+}
+
+
+def capacity(scores: pd.DataFrame, chance: float, bound: int, confidence: float) -> plt.Figure:
+    """scores: sequences (training sequences in all), pass (a CAPACITY_LABELS key), replicate, accuracy."""
+    # Each pass a little to the side of the size it belongs to (a sixth of a doubling), so no bar hides another.
+    offsets = {key: 2 ** (0.17 * (i - 1)) for i, key in enumerate(CAPACITY_LABELS)}
+    data = scores.assign(**{"pass": scores["pass"].map(CAPACITY_LABELS),
+                            "position": scores["sequences"] * scores["pass"].map(offsets)})
+    figure, ax = plt.subplots(figsize=(WIDTH, 3.4))
+    sns.lineplot(data=data, x="position", y="accuracy", hue="pass", style="pass",
+                 hue_order=list(CAPACITY_LABELS.values()), style_order=list(CAPACITY_LABELS.values()), markers=True,
+                 dashes=False, err_style="bars", errorbar=interval_of(confidence, ACCURACY),
+                 err_kws={"capsize": 3}, ax=ax)
+    ax.set_xscale("log", base=2)
+    sizes = sorted(scores["sequences"].unique())
+    ax.set_xticks(sizes)
+    ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%d"))
+    ax.xaxis.set_minor_locator(ticker.NullLocator())
+    ax.axvline(bound, color="0.3", linestyle=":", linewidth=1, zorder=0)
+    _chance(ax, chance)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("training sequences (both classes; log scale)")
+    ax.set_ylabel("accuracy (fraction of sequences)")
+    height = ax.get_position().height * figure.get_figheight()
+    sns.move_legend(ax, "upper center", bbox_to_anchor=(0.5, -0.62 / height), ncol=2, title=None, frameon=False)
+    _heading(figure, "Capacity: the write-up's loop on `SameRandom`, more and more sequences",
+             f"dotted: Cover's bound, {bound} sequences; dashed: chance {chance:.2f}; error bars: {confidence:.0%} "
+             f"t-interval across seeds")
+    return figure
+
+
+def capacity_epochs(epochs: pd.DataFrame, chance: float, confidence: float) -> plt.Figure:
+    """epochs: sequences, epoch, replicate, pass ('update' | 'frozen'), accuracy (sequence level, each epoch)."""
+    data = epochs.assign(**{"pass": epochs["pass"].map(PASS_LABELS),
+                            "training sequences": epochs["sequences"].astype(str)})
+    order = [str(n) for n in sorted(epochs["sequences"].unique())]
+    grid = sns.relplot(data=data, kind="line", x="epoch", y="accuracy", hue="training sequences", hue_order=order,
+                       col="pass", col_order=[PASS_LABELS[p] for p in PASS_ORDER], palette="colorblind",
+                       errorbar=interval_of(confidence, ACCURACY), height=2.8, aspect=WIDTH / 2 / 2.8)
+    grid.set_titles(col_template="{col_name}")
+    grid.set_axis_labels("epoch", "accuracy (fraction of sequences)")
+    for ax in grid.axes.flat:
+        _chance(ax, chance)
+        ax.set_ylim(-0.05, 1.05)
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(order), frameon=False)
+    _heading(grid.figure, "Capacity axis, epoch by epoch: when the update pass starts to score, and how far",
+             f"dashed: chance {chance:.2f}; bands: {confidence:.0%} t-interval across seeds")
+    return grid.figure
+
+
 def save(figure: plt.Figure, path_without_suffix: str, dpi: int) -> None:
     """PNG for the page, SVG for print. No metadata: the bytes depend on the data only, so DVC sees an unchanged
     figure as unchanged."""

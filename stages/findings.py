@@ -120,6 +120,13 @@ class Results:
         return Comparison(label or f"{metric} of `{cell}`", self.values(cell, metric), bounds_of(metric), threshold,
                           holds_above)
 
+    def paired(self, first: str, second: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """One metric of two cells over the seeds both have, in seed order (a cell in `replicates.primary_cells`
+        has more)."""
+        a, b = (self.table[self.table["cell"] == cell].set_index("replicate")[metric] for cell in (first, second))
+        shared = a.index.intersection(b.index).sort_values()
+        return a[shared].to_numpy(dtype=float), b[shared].to_numpy(dtype=float)
+
     def above_chance(self, cell: str, metric: str) -> bool:
         return self.interval(cell, metric).low > self.accuracy_threshold
 
@@ -270,10 +277,10 @@ def bptt_findings(results: Results, params: Params, epochs: pd.DataFrame) -> lis
                         "one bptt size in this run", rule)]
     short, total_epochs = sizes[0], params.train.epochs
 
-    def gap_at(bptt: int, epoch: int) -> np.ndarray:
+    def gap_at(bptt: int, epoch: int) -> pd.Series:
         rows = epochs[(epochs["cell"] == _grid(params, "SameRandom", "Random", bptt)) & (epochs["epoch"] == epoch)]
-        rows = rows.sort_values("replicate")
-        return (rows["update_accuracy"] - rows["frozen_accuracy"]).to_numpy(dtype=float)
+        rows = rows.set_index("replicate").sort_index()
+        return rows["update_accuracy"] - rows["frozen_accuracy"]
 
     # Equal optimizer steps: the shortest chunks after the epoch at which they have made as many updates as the
     # longer ones made in all their epochs; only pairs where that is a whole epoch can be compared.
@@ -296,7 +303,10 @@ def bptt_findings(results: Results, params: Params, epochs: pd.DataFrame) -> lis
         if absent := _absent(results, f"bptt_{kind}", f"{title}, {label}", rule, False, *cells):
             out.append(absent)
             continue
+        # Paired by seed: a cell with more seeds (`replicates.primary_cells`) contributes the seeds both share.
         short_gap, long_gap = gap_at(short, short_epoch), gap_at(long, total_epochs)
+        shared = short_gap.index.intersection(long_gap.index)
+        short_gap, long_gap = short_gap[shared].to_numpy(dtype=float), long_gap[shared].to_numpy(dtype=float)
         difference = short_gap - long_gap
         steps = total_epochs * params.data.seq_size // long
         evidence = (f"accuracy gap at bptt {short} after epoch {short_epoch} "
@@ -308,6 +318,63 @@ def bptt_findings(results: Results, params: Params, epochs: pd.DataFrame) -> lis
                                 results.margin, True)
         out.append(_pending(f"bptt_{kind}", f"{title}, {label}", False, evidence, rule, comparison))
     return out
+
+
+def capacity_bound(params: Params) -> int:
+    """Cover's counting bound for the capacity axis: a linear read-out of d numbers separates at most 2d points in
+    general position under any labelling (in expectation), so 2 x the hidden size random initial states."""
+    return 2 * params.capacity.hidden_size
+
+
+def capacity_findings(results: Results, params: Params) -> list[Finding]:
+    """The capacity axis (`SameRandom` with random states, growing numbers of training sequences): does the gap
+    shrink as the sequences outnumber the states a network this size can keep apart, and does it survive well
+    past that bound (the write-up reports the symptom with thousands of real training sequences)?"""
+    sizes = sorted(params.capacity.examples_per_class)
+    bound, hidden = capacity_bound(params), params.capacity.hidden_size
+    smallest, largest = (cell_name("capacity", examples_per_class=n) for n in (sizes[0], sizes[-1]))
+    count = {n: results.classes * n for n in sizes}
+    persists_title = (f"Many sequences: with {count[sizes[-1]]} training sequences, {count[sizes[-1]] / bound:g} times "
+                      f"the {bound} random states that {hidden} units can separate linearly, the gap remains")
+    shrinks_title = (f"A capacity: the gap with {count[sizes[-1]]} training sequences is smaller than with "
+                     f"{count[sizes[0]]}")
+    found: list[Finding] = []
+    # Precondition of both: the effect itself, where the states are fewest. Without it the axis has nothing to lose.
+    if results.has(smallest) and not results.above_chance(smallest, "update_pass_accuracy"):
+        reason = (f"with the fewest sequences ({count[sizes[0]]}) the update pass never classified above chance "
+                  f"(accuracy {results.text(smallest, 'update_pass_accuracy', 2)}), so there is no effect to shrink "
+                  f"or to survive")
+        rule = (f"tested only where the update pass with the fewest sequences classifies (accuracy interval above "
+                f"{results.accuracy_threshold:.2f})")
+        return [Finding("capacity_persists", persists_title, False, NOT_TESTED, reason, rule, cell=largest),
+                Finding("capacity_shrinks", shrinks_title, False, NOT_TESTED, reason, rule)]
+    if count[sizes[-1]] <= bound:
+        rule = "needs a size of `capacity.examples_per_class` whose sequences outnumber 2 x `capacity.hidden_size`"
+        found.append(Finding("capacity_persists", persists_title, False, NOT_TESTED,
+                             f"the largest size, {count[sizes[-1]]} sequences, does not exceed the bound {bound}",
+                             rule))
+    else:
+        found.append(gap_finding(results, "capacity_persists", persists_title, largest))
+    rule = (f"rests on the paired difference (same seed: the same initial weights, and the smaller set of sequences "
+            f"is the first part of the larger) of the accuracy gap with {count[sizes[0]]} sequences minus that with "
+            f"{count[sizes[-1]]}, against the margin {results.margin:g}: holds above it, does not hold below it")
+    if len(sizes) < 2:
+        found.append(Finding("capacity_shrinks", shrinks_title, False, ABSENT,
+                             "one size in `capacity.examples_per_class`", rule))
+        return found
+    if absent := _absent(results, "capacity_shrinks", shrinks_title, rule, False, smallest, largest):
+        found.append(absent)
+        return found
+    few, many = results.paired(smallest, largest, "accuracy_gap")
+    evidence = (f"accuracy gap with {count[sizes[0]]} sequences {results.text(smallest, 'accuracy_gap', 2)}, with "
+                f"{count[sizes[-1]]} {results.text(largest, 'accuracy_gap', 2)}; updating accuracy "
+                f"{results.text(smallest, 'update_pass_accuracy', 2)} and "
+                f"{results.text(largest, 'update_pass_accuracy', 2)}; difference "
+                f"{t_interval(few - many, results.confidence, (-2.0, 2.0)).text(2)}")
+    comparison = Comparison(f"gap with {count[sizes[0]]} minus gap with {count[sizes[-1]]} sequences", few - many,
+                            (-2.0, 2.0), results.margin, True)
+    found.append(_pending("capacity_shrinks", shrinks_title, False, evidence, rule, comparison))
+    return found
 
 
 def remedy_finding(results: Results, key: str, label: str, unlearnable: str, learnable: str,
@@ -400,6 +467,7 @@ def toy_findings(results: Results, params: Params, epochs: pd.DataFrame) -> list
     for key, label, unlearnable, learnable in remedy_cells(params):
         findings.append(remedy_finding(results, key, label, unlearnable, learnable,
                                        gap_by_construction=key == "remedy_zeros_states"))
+    findings += capacity_findings(results, params)
     return findings
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from stages import figures
-from stages.data import load_split
+from stages.data import NUM_CLASSES, load_split
 from stages.evaluate import PASSES
 from stages.findings import bounds_of, decomposition_cells, remedy_cells, verdict_bptt
 from stages.io import read_json, require_file
@@ -36,6 +36,7 @@ def _describe(cell: Cell) -> dict:
         "cell": cell.name, "family": cell.family, "data_type": cell.data_type,
         "initial_state_type": cell.initial_state_type, "bptt_size": cell.bptt_size, "protocol": cell.protocol,
         "rnn": cell.cell, "hidden_size": cell.hidden_size, "learning_rate": cell.learning_rate,
+        "examples_per_class": cell.examples_per_class, "epochs": cell.epochs,
     }
 
 
@@ -139,7 +140,7 @@ def summarise(replicates: pd.DataFrame, confidence: float) -> pd.DataFrame:
     """Per cell and metric: mean over seeds, the t-interval, and the number of seeds."""
     rows = []
     descriptors = ["cell", "family", "data_type", "initial_state_type", "bptt_size", "protocol", "rnn",
-                   "hidden_size", "learning_rate"]
+                   "hidden_size", "learning_rate", "examples_per_class", "epochs"]
     for _, group in replicates.groupby("cell", sort=False):
         head = group.iloc[0]
         for metric in SUMMARY_METRICS:
@@ -193,6 +194,17 @@ def figure_tables(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, 
         id_vars=["cell", "replicate"], value_vars=list(figures.DECOMPOSITION_LABELS), var_name="part",
         value_name="value")
     grid_summary = tables["summary"][(tables["summary"]["family"] == "grid") & (tables["summary"]["metric"] == "gap")]
+    on_axis = replicates[replicates["family"] == "capacity"]
+    sequences = dict(zip(on_axis["cell"], on_axis["examples_per_class"] * NUM_CLASSES))
+    capacity_scores = on_axis.assign(sequences=on_axis["cell"].map(sequences)).melt(
+        id_vars=["sequences", "replicate"], value_vars=list(figures.CAPACITY_LABELS), var_name="pass",
+        value_name="accuracy")
+    scores = tables["epoch_scores"]
+    capacity_epochs = scores[scores["cell"].isin(sequences)].rename(
+        columns={"update_accuracy": "update", "frozen_accuracy": "frozen"})
+    capacity_epochs = capacity_epochs.assign(sequences=capacity_epochs["cell"].map(sequences)).melt(
+        id_vars=["sequences", "epoch", "replicate"], value_vars=["update", "frozen"], var_name="pass",
+        value_name="accuracy")
     # Each figure's CSV keeps only the columns it draws: the page embeds it for download.
     curve = ["data_type", "initial_state_type", "replicate", "pass", "loss"]
     return {
@@ -207,6 +219,8 @@ def figure_tables(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, 
         "remedies": pd.concat(comparison, ignore_index=True),
         "onset": replicates[replicates["family"] == "onset"][["hidden_size", "learning_rate", "replicate",
                                                               "onset_epoch"]],
+        "capacity": capacity_scores,
+        "capacity_epochs": capacity_epochs,
         **{f"real_{dataset}": real_rows(tables["epochs"], dataset) for dataset in params.realdata.dataset},
     }
 

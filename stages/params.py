@@ -66,6 +66,8 @@ class DataParams:
 @dataclass(frozen=True)
 class ReplicatesParams:
     count: int  # independent seeds per cell (data draw, initial weights, initial states)
+    primary_count: int  # seeds of the cells that carry a primary finding (`primary_cells`)
+    primary_cells: tuple[str, ...]  # cells (family/key) trained from `primary_count` seeds instead of `count`
     confidence: float  # level of the t-intervals across seeds in the report
 
 
@@ -139,6 +141,20 @@ class OnsetParams:
 
 
 @dataclass(frozen=True)
+class CapacityParams:
+    """Stage `capacity`: the write-up's loop on one data mode and initial-state mode as the number of training
+    sequences grows past what the initial states of a network this size can keep apart."""
+
+    examples_per_class: tuple[int, ...]
+    hidden_size: int
+    learning_rate: float
+    epochs: int  # more sequences delay the onset, so the axis runs longer than `train.epochs`
+    data_type: str
+    initial_state_type: str
+    bptt_size: int
+
+
+@dataclass(frozen=True)
 class RealDataParams:
     """Stage `real`: protocols on real recordings, with the published train/test split and their own length."""
 
@@ -171,6 +187,7 @@ class Params:
     remedies: RemediesParams
     architecture: ArchitectureParams
     onset: OnsetParams
+    capacity: CapacityParams
     realdata: RealDataParams
     report: ReportParams
 
@@ -178,14 +195,15 @@ class Params:
 # Keys whose value must be strictly positive, or at least zero.
 _POSITIVE = {
     "data.input_size", "data.examples_per_class", "data.heldout_examples_per_class", "data.seq_size",
-    "replicates.count", "replicates.confidence",
+    "replicates.count", "replicates.primary_count", "replicates.confidence",
     "model.hidden_size", "model.num_layers",
     "train.epochs", "train.learning_rate", "train.grad_clip", "train.log_every", "train.interleave_groups",
     "train.burn_in_steps",
     "report.sequences_shown", "report.steps_shown", "report.figure_dpi", "report.verdict_bptt", "report.onset_loss",
     "report.relearn_loss", "report.power", "evaluate.draws",
     "sweep.bptt_size", "remedies.bptt_size", "architecture.bptt_size", "onset.hidden_size", "onset.learning_rate",
-    "onset.bptt_size", "realdata.bptt_size",
+    "onset.bptt_size", "realdata.bptt_size", "capacity.examples_per_class", "capacity.hidden_size",
+    "capacity.learning_rate", "capacity.epochs", "capacity.bptt_size",
 }
 _NON_NEGATIVE = {
     "data.seed", "train.seed", "train.threads", "train.weight_decay", "evaluate.seed", "report.chance_margin",
@@ -204,6 +222,8 @@ _CHOICES = {
     "architecture.initial_state_type": INITIAL_STATE_TYPES,
     "onset.data_type": DATA_TYPES,
     "onset.initial_state_type": INITIAL_STATE_TYPES,
+    "capacity.data_type": DATA_TYPES,
+    "capacity.initial_state_type": INITIAL_STATE_TYPES,
     "realdata.dataset": tuple(REAL_DATASETS),
     "realdata.protocol": PROTOCOLS,
     "realdata.initial_state_type": INITIAL_STATE_TYPES,
@@ -286,7 +306,7 @@ def _check_consistency(params: Params) -> None:
     seq_size = params.data.seq_size
     for bptt in params.sweep.bptt_size:
         _check_bptt("sweep.bptt_size", bptt, seq_size)
-    for section in ("remedies", "architecture", "onset"):
+    for section in ("remedies", "architecture", "onset", "capacity"):
         _check_bptt(f"{section}.bptt_size", getattr(params, section).bptt_size, seq_size)
     # The generate stage's matrix is sweep.data_type, so every other stage must train on one of those modes.
     generated = params.sweep.data_type
@@ -302,6 +322,17 @@ def _check_consistency(params: Params) -> None:
         raise ParamsError(f"replicates.confidence: must lie between 0 and 1, got {params.replicates.confidence!r}")
     if params.replicates.count < 2:
         raise ParamsError(f"replicates.count: an interval needs at least 2 seeds, got {params.replicates.count}")
+    if params.replicates.primary_count < params.replicates.count:
+        raise ParamsError(f"replicates.primary_count: {params.replicates.primary_count} is fewer than "
+                          f"replicates.count ({params.replicates.count}); primary cells get at least as many seeds")
+    names = {cell.name for cell in cells(params)}
+    for name in params.replicates.primary_cells:
+        if name not in names:
+            family = name.split("/")[0]
+            known = [c.name for c in cells(params, family)] if family in FAMILIES else []
+            raise ParamsError(f"replicates.primary_cells: {name!r} is not a cell of this study"
+                              + (f" (cells of {family}: {', '.join(known)})" if known
+                                 else f" (families: {', '.join(FAMILIES)})"))
     if "interleaved" in params.remedies.protocol:
         _check_interleave(params.train.interleave_groups, params.data.examples_per_class, "data.examples_per_class")
     for name in params.realdata.dataset:
@@ -350,6 +381,9 @@ class Cell:
     cell: str  # GRU | LSTM
     hidden_size: int
     learning_rate: float
+    examples_per_class: int  # training sequences per class
+    epochs: int
+    replicates: int  # seeds trained together (`replicates.primary_count` for a primary cell, else `count`)
 
     @property
     def key(self) -> str:
@@ -360,7 +394,7 @@ class Cell:
         return f"{self.family}/{self.key}"
 
 
-FAMILIES = ("grid", "remedy", "architecture", "onset", "real")
+FAMILIES = ("grid", "remedy", "architecture", "onset", "capacity", "real")
 
 
 def sequence_shape(params: Params, data_type: str) -> tuple[int, int]:
@@ -372,39 +406,65 @@ def sequence_shape(params: Params, data_type: str) -> tuple[int, int]:
 
 def cells(params: Params, family: str | None = None) -> list[Cell]:
     """Every cell of the study (or of one family), in the order DVC expands each stage's matrix."""
-    model, train = params.model, params.train
+    model, train, per_class = params.model, params.train, params.data.examples_per_class
+
+    def cell(family: str, data_type: str, states: str, bptt: int, protocol: str, rnn: str, hidden: int,
+             learning_rate: float, examples: int = per_class, epochs: int = train.epochs) -> Cell:
+        made = Cell(family, data_type, states, bptt, protocol, rnn, hidden, learning_rate, examples, epochs,
+                    params.replicates.count)
+        primary = made.name in params.replicates.primary_cells
+        return dataclasses.replace(made, replicates=params.replicates.primary_count) if primary else made
+
     found: list[Cell] = []
     if family in (None, "grid"):
         sweep = params.sweep
         found += [
-            Cell("grid", d, s, b, "per_chunk", model.cell, model.hidden_size, train.learning_rate)
+            cell("grid", d, s, b, "per_chunk", model.cell, model.hidden_size, train.learning_rate)
             for d in sweep.data_type for s in sweep.initial_state_type for b in sweep.bptt_size
         ]
     if family in (None, "remedy"):
         remedies = params.remedies
         found += [
-            Cell("remedy", d, s, remedies.bptt_size, p, model.cell, model.hidden_size, train.learning_rate)
+            cell("remedy", d, s, remedies.bptt_size, p, model.cell, model.hidden_size, train.learning_rate)
             for p in remedies.protocol for d in remedies.data_type for s in remedies.initial_state_type
         ]
     if family in (None, "architecture"):
         arch = params.architecture
         found += [
-            Cell("architecture", d, s, arch.bptt_size, "per_chunk", c, model.hidden_size, train.learning_rate)
+            cell("architecture", d, s, arch.bptt_size, "per_chunk", c, model.hidden_size, train.learning_rate)
             for c in arch.cell for d in arch.data_type for s in arch.initial_state_type
         ]
     if family in (None, "onset"):
         onset = params.onset
         found += [
-            Cell("onset", onset.data_type, onset.initial_state_type, onset.bptt_size, "per_chunk", model.cell, h, lr)
+            cell("onset", onset.data_type, onset.initial_state_type, onset.bptt_size, "per_chunk", model.cell, h, lr)
             for h in onset.hidden_size for lr in onset.learning_rate
+        ]
+    if family in (None, "capacity"):
+        capacity = params.capacity
+        found += [
+            cell("capacity", capacity.data_type, capacity.initial_state_type, capacity.bptt_size, "per_chunk",
+                 model.cell, capacity.hidden_size, capacity.learning_rate, examples, capacity.epochs)
+            for examples in capacity.examples_per_class
         ]
     if family in (None, "real"):
         real = params.realdata
         found += [
-            Cell("real", d, s, real.bptt_size, p, model.cell, model.hidden_size, train.learning_rate)
+            cell("real", d, s, real.bptt_size, p, model.cell, model.hidden_size, train.learning_rate,
+                 REAL_DATASETS[d].train_per_class)
             for d in real.dataset for p in real.protocol for s in real.initial_state_type
         ]
     return found
+
+
+def data_replicates(params: Params, data_type: str, examples_per_class: int | None = None) -> int:
+    """The seeds a data folder must hold: the most that any cell reading it trains (replicate r's data is the same
+    whatever the count, so a cell with fewer seeds reads the first ones). `examples_per_class` names a folder of the
+    capacity axis; None the folder of `data_type` itself."""
+    readers = [cell for cell in cells(params)
+               if cell.data_type == data_type and (cell.family == "capacity") == (examples_per_class is not None)
+               and (examples_per_class is None or cell.examples_per_class == examples_per_class)]
+    return max((cell.replicates for cell in readers), default=params.replicates.count)
 
 
 # The axes that name a cell of each family (the matrix axes of its stage in dvc.yaml), with their vocabularies.
@@ -413,6 +473,7 @@ _AXES = {
     "remedy": {"protocol": PROTOCOLS[1:], "data_type": DATA_TYPES, "initial_state_type": INITIAL_STATE_TYPES},
     "architecture": {"cell": RNN_CELLS, "data_type": DATA_TYPES, "initial_state_type": INITIAL_STATE_TYPES},
     "onset": {"hidden_size": int, "learning_rate": float},
+    "capacity": {"examples_per_class": int},
     "real": {"data_type": tuple(REAL_DATASETS), "protocol": PROTOCOLS, "initial_state_type": INITIAL_STATE_TYPES},
 }
 

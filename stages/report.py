@@ -21,8 +21,8 @@ import yaml
 
 from stages import figures, tables
 from stages.data import DIFF_DIST_SHIFT, NUM_CLASSES, load_split, num_classes
-from stages.findings import (ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, Control, Finding, Results, controls,
-                             decide, decomposition_cells, real_counterparts, real_findings, remedy_cells,
+from stages.findings import (ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, Control, Finding, Results,
+                             capacity_bound, controls, decide, decomposition_cells, real_counterparts, real_findings, remedy_cells,
                              toy_findings, verdict_bptt)
 from stages.gather import environment, figure_tables, gather, input_table, real_rows, timing_table
 from stages.io import atomic_path, read_json, require_file, write_json, write_table, write_text
@@ -106,7 +106,7 @@ def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: l
                       for key, cell in real_counterparts(params, dataset).items()},
         environment=environment(), timing=timing,
         total_seconds=timing["training_seconds"].sum() + timing["evaluation_seconds"].sum(skipna=True),
-        citation=citation(), shift=DIFF_DIST_SHIFT,
+        citation=citation(), shift=DIFF_DIST_SHIFT, bound=capacity_bound(params),
     )
 
 
@@ -130,7 +130,7 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
     checks = controls(toy, params)
     frames["findings"] = findings_frame(findings)
     frames["controls"] = pd.DataFrame([dataclasses.asdict(check) for check in checks])
-    summary = summary_text(findings, toy, real, checks, params.replicates.count, confidence)
+    summary = summary_text(findings, toy, real, checks, confidence)
     chance = math.log(NUM_CLASSES)
     per_figure = figure_tables(params, frames)
     per_figure["inputs"] = frames["inputs"]
@@ -145,6 +145,8 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
         "relearning": lambda t: figures.relearning(t, level, params.report.relearn_loss),
         "remedies": lambda t: figures.remedies(t, 1 / NUM_CLASSES, params.report.chance_margin, level),
         "onset": lambda t: figures.onset(t, params.train.epochs),
+        "capacity": lambda t: figures.capacity(t, 1 / NUM_CLASSES, capacity_bound(params), level),
+        "capacity_epochs": lambda t: figures.capacity_epochs(t, 1 / NUM_CLASSES, level),
         "inputs": figures.input_sequences,
         **{f"real_{dataset}": (lambda t, d=dataset, c=classes: figures.real_loss_per_epoch(
             t, math.log(c), level, d, c, params.realdata.bptt_size)) for dataset, classes in real_classes.items()},

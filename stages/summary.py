@@ -22,7 +22,7 @@ def _decision(finding: Finding) -> str:
 
 
 def summary_text(findings: list[Finding], toy: Results, real: dict[str, Results], checks: list[Control],
-                 seeds: int, confidence: float) -> str:
+                 confidence: float) -> str:
     """Three or four sentences: the headline, the mechanism, the write-up's zero-state remark, real recordings (and
     first of all a warning if any control fails)."""
     # The findings that were measured in this run (a finding without its cells has no numbers to quote).
@@ -35,7 +35,7 @@ def summary_text(findings: list[Finding], toy: Results, real: dict[str, Results]
             f"initial states classifies {toy.text(cell, 'update_pass_accuracy', 2)} of the training sequences in its "
             f"update pass but {toy.text(cell, 'frozen_pass_accuracy', 2)} when the same final weights read them again "
             f"without updates (accuracy gap {toy.text(cell, 'accuracy_gap', 2)}, mean [{confidence:.0%} interval] over "
-            f"{seeds} seeds; {_decision(headline)}).")
+            f"{len(toy.values(cell, 'accuracy_gap'))} seeds; {_decision(headline)}).")
     if mechanism := measured.get("mechanism"):
         sentences.append(
             f"Replaying the initial states that the last update pass started from gives "

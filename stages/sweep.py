@@ -24,9 +24,10 @@ from stages.params import Cell, ParamsError, cells, load_params
 DVC = [sys.executable, "-m", "dvc"]
 
 
-TRAIN_STAGE = {"grid": "train", "remedy": "remedy", "architecture": "architecture", "onset": "onset", "real": "real"}
+TRAIN_STAGE = {"grid": "train", "remedy": "remedy", "architecture": "architecture", "onset": "onset",
+               "capacity": "capacity", "real": "real"}
 EVALUATE_STAGE = {"grid": "evaluate", "remedy": "evaluate_remedy", "architecture": "evaluate_architecture",
-                  "real": "evaluate_real"}
+                  "capacity": "evaluate_capacity", "real": "evaluate_real"}
 
 
 def stages_of(cell: Cell) -> list[str]:

@@ -125,6 +125,23 @@ def remedies(cells_of_remedies: list[tuple[str, str, str, str]], summary: pd.Dat
     return markdown(pd.DataFrame(rows))
 
 
+def capacity(summary: pd.DataFrame, replicates: pd.DataFrame, bound: int) -> str:
+    """One row per size of the capacity axis: the sequences against the bound, and the passes' accuracies."""
+    rows = []
+    on_axis = replicates[replicates["family"] == "capacity"].drop_duplicates("cell")
+    for row in on_axis.sort_values("examples_per_class").itertuples():
+        sequences = 2 * row.examples_per_class
+        rows.append({
+            "training sequences": str(sequences), "sequences / bound": f"{sequences / bound:g}",
+            "updating acc.": interval_text(summary, row.cell, "update_pass_accuracy", 2),
+            "replayed-states acc.": interval_text(summary, row.cell, "train_replayed_accuracy", 2),
+            "frozen acc. (fresh states)": interval_text(summary, row.cell, "frozen_pass_accuracy", 2),
+            "accuracy gap": interval_text(summary, row.cell, "accuracy_gap", 2),
+            "seeds": str(int((replicates["cell"] == row.cell).sum())),
+        })
+    return markdown(pd.DataFrame(rows))
+
+
 def onset(replicates: pd.DataFrame) -> str:
     rows = []
     for (hidden, rate), group in replicates[replicates["family"] == "onset"].groupby(["hidden_size", "learning_rate"]):

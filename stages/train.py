@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stages.data import SequenceSet, check_replicates, load_split, num_classes
+from stages.data import SequenceSet, cell_sequences, load_split, num_classes
 from stages.io import atomic_path, write_json, write_table
 from stages.model import ModelConfig, ReplicaClassifier, initial_states
 from stages.params import Cell, Params, ParamsError, find_cell, load_params, sequence_shape
@@ -61,7 +61,8 @@ def configure_numerics(params: Params, *, first: bool = False) -> None:
     tensor operation, which also checks that the setting reached every thread: each thread of PyTorch's pool copies
     the floating-point mode of the thread that starts it, so a pool started earlier keeps computing subnormals
     exactly on its share of the work while the main thread flushes them, and the result then depends on how the
-    work was split. (The evaluation stage once loaded its weights first; its outputs changed between runs.)"""
+    work was split. (The evaluation stage once loaded its weights first, which allowed exactly that; outputs that
+    changed between runs were seen once, and could not be reproduced before or after the fix.)"""
     if params.train.threads:
         torch.set_num_threads(params.train.threads)
     # Gradients that fade over a long chunk reach subnormal floats, which x86 CPUs process many times slower.
@@ -92,10 +93,11 @@ def derived_seed(*parts: int) -> int:
     return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
 
 
-def replicate_seeds(params: Params, purpose: int, root: int | None = None) -> list[int]:
-    """One seed per replicate for one purpose (0 weights, 1 training states, 2 evaluation states)."""
+def replicate_seeds(params: Params, purpose: int, count: int, root: int | None = None) -> list[int]:
+    """One seed per replicate for one purpose (0 weights, 1 training states, 2 evaluation states); replicate r's
+    seed is the same whatever the count."""
     root = params.train.seed if root is None else root
-    return [derived_seed(root, replicate, purpose) for replicate in range(params.replicates.count)]
+    return [derived_seed(root, replicate, purpose) for replicate in range(count)]
 
 
 def state_generators(seeds: list[int]) -> list[torch.Generator]:
@@ -109,11 +111,11 @@ def build_model(params: Params, cell: Cell, num_classes: int, device: torch.devi
         num_layers=params.model.num_layers,
         num_classes=num_classes,
         cell=cell.cell,
-        replicas=params.replicates.count,
+        replicas=cell.replicates,
         learned_initial_state=cell.initial_state_type == "Learned",
     )
     # Replicate r starts from the same weights in every cell of the same size, so cells differ only by their setting.
-    return ReplicaClassifier(config, replicate_seeds(params, 0)).to(device)
+    return ReplicaClassifier(config, replicate_seeds(params, 0, cell.replicates)).to(device)
 
 
 def fingerprint(params: Params, cell: Cell, sequences: SequenceSet) -> str:
@@ -183,6 +185,9 @@ def train_cell(
 ) -> TrainResult:
     """Train every replicate of one cell together. With `checkpoint`, save the state after every epoch there and
     resume from it if it matches."""
+    if sequences.inputs.shape[0] != cell.replicates:
+        raise ParamsError(f"{cell.name} trains {cell.replicates} seeds but was given the sequences of "
+                          f"{sequences.inputs.shape[0]}; read them with stages.data.cell_sequences")
     device = resolve_device(params.train.device)
     configure_numerics(params)
     classes = num_classes(sequences)
@@ -190,7 +195,7 @@ def train_cell(
     optimizer = make_optimizer(model, learning_rate=cell.learning_rate, weight_decay=params.train.weight_decay)
     inputs = torch.from_numpy(sequences.inputs).to(device)
     labels = torch.from_numpy(sequences.labels).to(device)
-    generators = state_generators(replicate_seeds(params, 1))
+    generators = state_generators(replicate_seeds(params, 1, cell.replicates))
     schedule_generator = torch.Generator().manual_seed(derived_seed(params.train.seed, 3))
     fresh_states = state_source(cell.initial_state_type, model, generators, device)
     settings = pass_settings(params, cell)
@@ -216,7 +221,7 @@ def train_cell(
             log(f"[{cell.name}] ignoring {checkpoint}: it was written for other parameters or data")
 
     started = time.perf_counter()
-    for epoch in range(first_epoch, params.train.epochs + 1):
+    for epoch in range(first_epoch, cell.epochs + 1):
         epoch_started = time.perf_counter()
         where = f"cell {cell.name}, epoch {epoch}"
         # Kept so that evaluation can replay exactly the initial states this epoch's update pass started from.
@@ -233,7 +238,7 @@ def train_cell(
         epoch_seconds.append(seconds)
         epoch_rows += _epoch_rows(epoch, updating, frozen)
         update_losses.append(updating.losses)
-        if epoch == params.train.epochs:
+        if epoch == cell.epochs:
             for pass_name, result in (("update", updating), ("frozen", frozen)):
                 for index in range(len(result.losses)):
                     for replicate in range(result.losses.shape[1]):
@@ -250,11 +255,11 @@ def train_cell(
                 "last_epoch_rows": last_epoch_rows, "update_losses": update_losses,
                 "last_update_states": last_update_states, "epoch_seconds": epoch_seconds,
             })
-        if epoch % params.train.log_every == 0 or epoch == params.train.epochs:
+        if epoch % params.train.log_every == 0 or epoch == cell.epochs:
             elapsed = time.perf_counter() - started
-            left = elapsed / (epoch - first_epoch + 1) * (params.train.epochs - epoch)
+            left = elapsed / (epoch - first_epoch + 1) * (cell.epochs - epoch)
             log(
-                f"[{cell.name}] epoch {epoch}/{params.train.epochs}  "
+                f"[{cell.name}] epoch {epoch}/{cell.epochs}  "
                 f"update-pass loss {_spread(updating.mean_loss)} acc {updating.mean_accuracy.mean():.3f}  "
                 f"frozen-pass loss {_spread(frozen.mean_loss)} acc {frozen.mean_accuracy.mean():.3f}  "
                 f"({len(updating.mean_loss)} seeds)  {seconds:.1f} s  ~{left:.0f} s left"
@@ -314,8 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         configure_numerics(params, first=True)  # before any tensor operation starts PyTorch's threads
         cell = find_cell(params, args.cell)
         device = resolve_device(params.train.device)
-        sequences = load_split(args.data, "train")
-        check_replicates(sequences, params, args.data, cell.data_type)
+        sequences = cell_sequences(load_split(args.data, "train"), params, args.data, cell)
     except (ParamsError, FileNotFoundError, NumericsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

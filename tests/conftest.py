@@ -21,7 +21,7 @@ PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore"
 
 TINY = {
     "data": {"input_size": 1, "examples_per_class": 4, "heldout_examples_per_class": 2, "seq_size": 40, "seed": 0},
-    "replicates": {"count": 2, "confidence": 0.95},
+    "replicates": {"count": 2, "primary_count": 3, "primary_cells": ["grid/SameRandom-Random-10"], "confidence": 0.95},
     "model": {"cell": "GRU", "hidden_size": 8, "num_layers": 1},
     "train": {"epochs": 2, "learning_rate": 0.01, "weight_decay": 0.0, "grad_clip": 1.0, "loss_on": "last",
               "interleave_groups": 2, "burn_in_steps": 15, "seed": 0, "device": "cpu", "flush_denormal": True,
@@ -34,6 +34,8 @@ TINY = {
     "architecture": {"cell": ["LSTM"], "data_type": ["SameRandom"], "initial_state_type": ["Random"], "bptt_size": 10},
     "onset": {"hidden_size": [8], "learning_rate": [0.01], "data_type": "SameRandom", "initial_state_type": "Random",
               "bptt_size": 10},
+    "capacity": {"examples_per_class": [2, 8], "hidden_size": 4, "learning_rate": 0.01, "epochs": 2,
+                 "data_type": "SameRandom", "initial_state_type": "Random", "bptt_size": 10},
     "realdata": {"dataset": ["ACSF1"], "protocol": ["per_chunk"], "initial_state_type": ["Random"], "bptt_size": 73},
     "report": {"chance_margin": 0.1, "verdict_bptt": 10, "onset_loss": 0.3, "relearn_loss": 0.3, "power": 0.8,
                "sequences_shown": 1, "steps_shown": 20, "figure_dpi": 40},

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.data import check_replicates, generate_dataset, generate_sequences, load_split, save_dataset
-from stages.params import ParamsError, parse_params
+from stages.data import cell_sequences, generate_dataset, generate_sequences, load_split, save_dataset
+from stages.params import ParamsError, data_replicates, find_cell, parse_params
 
 
 def _make(mode: str, per_class: int = 16, steps: int = 500, seed: int = 0):
@@ -84,11 +84,34 @@ def test_same_seed_same_data_other_seed_other_data(tiny_raw):
     assert not np.array_equal(first["train"].inputs, other["train"].inputs)
 
 
-def test_data_written_for_another_replicate_count_is_refused(tiny_raw):
+def test_data_with_fewer_seeds_than_the_cell_trains_is_refused(tiny_raw):
     params = parse_params(tiny_raw)
-    with pytest.raises(ParamsError, match="replicates.count"):
-        check_replicates(generate_dataset(params.data, "SameRandom", 3)["train"], params, "data/sequences/SameRandom",
-                          "SameRandom")
+    cell = find_cell(params, "grid/DiffDistRandom-Zeros-10")  # 2 seeds (replicates.count)
+    with pytest.raises(ParamsError, match="replicates.count: grid/DiffDistRandom-Zeros-10 trains 2 seeds"):
+        cell_sequences(generate_dataset(params.data, "DiffDistRandom", 1)["train"], params, "data/sequences/x", cell)
+    primary = find_cell(params, "grid/SameRandom-Random-10")  # 3 seeds (replicates.primary_count)
+    with pytest.raises(ParamsError, match="replicates.primary_count: grid/SameRandom-Random-10 trains 3 seeds"):
+        cell_sequences(generate_dataset(params.data, "SameRandom", 2)["train"], params, "data/sequences/x", primary)
+
+
+def test_a_cell_with_fewer_seeds_reads_the_first_seeds_of_its_folder(tiny_raw):
+    """Seed r's data is the same whatever the count, so one folder serves cells with 2 and with 3 seeds."""
+    params = parse_params(tiny_raw)
+    assert data_replicates(params, "SameRandom") == 3  # the primary cell reads this folder
+    assert data_replicates(params, "DiffDistRandom") == 2
+    three = generate_dataset(params.data, "SameRandom", 3)["train"]
+    two = cell_sequences(three, params, "data/sequences/SameRandom", find_cell(params, "grid/SameRandom-Zeros-10"))
+    np.testing.assert_array_equal(two.inputs, generate_dataset(params.data, "SameRandom", 2)["train"].inputs)
+    np.testing.assert_array_equal(two.labels, three.labels[:2])
+
+
+def test_capacity_data_of_another_size_is_refused_naming_the_key(tiny_raw):
+    params = parse_params(tiny_raw)
+    cell = find_cell(params, "capacity/8")
+    with pytest.raises(ParamsError, match="capacity.examples_per_class: 8 per class but data/sequences/capacity/8 "
+                                          "holds 8 training sequences"):
+        cell_sequences(generate_dataset(params.data, "SameRandom", 2)["train"], params, "data/sequences/capacity/8",
+                       cell)
 
 
 def test_saved_dataset_round_trips(tmp_path, tiny_raw):
@@ -104,4 +127,4 @@ def test_real_data_of_another_length_is_refused_naming_it(tiny_raw):
     toy_length = generate_dataset(params.data, "SameRandom", 2)["train"]  # 40 steps, not ACSF1's 1460
     with pytest.raises(ParamsError, match="the published length of ACSF1: 1460 but data/sequences/ACSF1 holds "
                                           "sequences of 40 steps"):
-        check_replicates(toy_length, params, "data/sequences/ACSF1", "ACSF1")
+        cell_sequences(toy_length, params, "data/sequences/ACSF1", find_cell(params, "real/ACSF1-per_chunk-Random"))

@@ -128,6 +128,26 @@ def inputs_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def capacity_table() -> pd.DataFrame:
+    # Accuracies near both ends of their range at the smallest and the largest size: bars must stay inside [0, 1].
+    rng = _rng(8)
+    rows = []
+    for sequences, centre in ((4, 0.99), (16, 0.95), (64, 0.8), (256, 0.55)):
+        for p in figures.CAPACITY_LABELS:
+            mean = centre if p == "update_pass_accuracy" else 0.75 * centre if "replayed" in p else 0.5
+            rows += [{"sequences": sequences, "pass": p, "replicate": r,
+                      "accuracy": float(np.clip(rng.normal(mean, 0.2), 0, 1))} for r in range(SEEDS)]
+    return pd.DataFrame(rows)
+
+
+def capacity_epochs_table() -> pd.DataFrame:
+    rng = _rng(9)
+    rows = [{"sequences": n, "epoch": e, "replicate": r, "pass": p,
+             "accuracy": float(np.clip(rng.normal(0.5 + (0.45 if p == "update" and e > 10 else 0), 0.1), 0, 1))}
+            for n in (4, 16, 64, 256) for e in range(1, 31) for r in range(SEEDS) for p in ("update", "frozen")]
+    return pd.DataFrame(rows)
+
+
 DRAWINGS = {
     "inputs": lambda: figures.input_sequences(inputs_table()),
     "loss_per_epoch": lambda: figures.loss_per_epoch(epochs_table(), CHANCE, CONFIDENCE, 10),
@@ -139,6 +159,8 @@ DRAWINGS = {
     "relearning": lambda: figures.relearning(relearn_table(), CONFIDENCE, 0.3),
     "remedies": lambda: figures.remedies(remedies_table(), 0.5, 0.1, CONFIDENCE),
     "onset": lambda: figures.onset(onset_table(), 10),
+    "capacity": lambda: figures.capacity(capacity_table(), 0.5, 64, CONFIDENCE),
+    "capacity_epochs": lambda: figures.capacity_epochs(capacity_epochs_table(), 0.5, CONFIDENCE),
 }
 
 
@@ -192,7 +214,7 @@ def test_the_overlap_check_catches_overlapping_labels():
 
 
 @pytest.mark.parametrize("name", ["inputs", "loss_per_epoch", "loss_last_epoch", "real", "mechanism", "remedies",
-                                  "decomposition"])
+                                  "decomposition", "capacity", "capacity_epochs"])
 def test_main_title_sits_over_the_centre_of_the_panels(name):
     figure = FIGURES[name]()
     boxes = [ax.get_position() for ax in figure.axes]
@@ -241,3 +263,22 @@ def test_a_loss_near_zero_stays_on_the_log_axis():
                  if len(line.get_ydata()) > 2)
     assert lowest > 0
     assert all(ax.get_ylim()[0] <= lowest for ax in figure.axes)
+
+
+def test_capacity_error_bars_stay_between_0_and_1_and_the_bound_is_drawn():
+    figure = FIGURES["capacity"]()
+    bars = _error_bar_values(figure, axis=1)
+    assert len(bars) and bars.min() >= 0 and bars.max() <= 1
+    ax = figure.axes[0]
+    verticals = [line.get_xdata()[0] for line in ax.lines
+                 if len(line.get_xdata()) == 2 and line.get_xdata()[0] == line.get_xdata()[1]
+                 and line.get_linestyle() == ":"]
+    assert verticals == [64]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == list(figures.CAPACITY_LABELS.values())
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == ["4", "16", "64", "256"]
+
+
+def test_capacity_epochs_has_a_panel_per_pass_and_a_line_per_size():
+    figure = FIGURES["capacity_epochs"]()
+    assert [ax.get_title() for ax in figure.axes] == [figures.PASS_LABELS[p] for p in figures.PASS_ORDER]
+    assert [text.get_text() for text in figure.legends[0].get_texts()] == ["4", "16", "64", "256"]

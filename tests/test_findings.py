@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from stages.findings import (
-    ABSENT, FAILS, FAILS_CHECK, HOLDS, INCONCLUSIVE, NOT_TESTED, PASSES, Results, controls, decide, gap_finding,
+    ABSENT, FAILS, FAILS_CHECK, HOLDS, INCONCLUSIVE, NOT_TESTED, PASSES, Results, capacity_findings, controls, decide,
+    gap_finding,
     generalises_finding, mechanism_finding, real_findings, remedy_finding, toy_findings, bptt_findings,
 )
 from stages.params import parse_params
@@ -204,3 +205,41 @@ def test_controls_check_what_holds_by_construction(tiny_raw):
     leaking = {HEADLINE: _gap([1.0] * 3, [0.9, 0.95, 0.92])}  # fresh random states that carry the label
     checks = {c.title.split(":")[0]: c for c in controls(_results({**_control_table(0.5), **leaking}), params)}
     assert checks[f"`{HEADLINE}`"].check == FAILS_CHECK
+
+
+def _capacity_params(tiny_raw):
+    tiny_raw["capacity"].update(examples_per_class=[2, 8, 32], hidden_size=4)
+    return parse_params(tiny_raw)  # bound 8: 4, 16 and 64 sequences
+
+
+def test_capacity_the_gap_shrinks_yet_survives_past_the_bound(tiny_raw):
+    # Fewest sequences: the write-up's gap in full; most (8 times the bound): a smaller gap, still above the margin.
+    results = _results({"capacity/2": _gap([1.0, 0.98, 0.99, 1.0], [0.5, 0.49, 0.52, 0.5]),
+                        "capacity/32": _gap([0.75, 0.7, 0.8, 0.72], [0.5, 0.51, 0.49, 0.5])})
+    persists, shrinks = _decided(*capacity_findings(results, _capacity_params(tiny_raw)))
+    assert persists.key == "capacity_persists" and persists.verdict == HOLDS and "64 training sequences" in persists.title
+    assert shrinks.key == "capacity_shrinks" and shrinks.verdict == HOLDS
+    assert shrinks.estimate.mean == pytest.approx((0.5 + 0.49 + 0.47 + 0.5) / 4 - (0.25 + 0.19 + 0.31 + 0.22) / 4)
+
+
+def test_capacity_the_gap_that_vanishes_past_the_bound_does_not_survive(tiny_raw):
+    results = _results({"capacity/2": _gap([1.0, 0.98, 0.99], [0.5, 0.49, 0.52]),
+                        "capacity/32": _gap([0.5, 0.51, 0.5], [0.5, 0.5, 0.5])})
+    persists, shrinks = _decided(*capacity_findings(results, _capacity_params(tiny_raw)))
+    assert persists.verdict == FAILS and shrinks.verdict == HOLDS
+
+
+def test_capacity_is_not_tested_when_even_the_fewest_sequences_show_no_effect(tiny_raw):
+    results = _results({"capacity/2": _gap([0.5, 0.52, 0.49], [0.5, 0.5, 0.5]),
+                        "capacity/32": _gap([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])})
+    findings = _decided(*capacity_findings(results, _capacity_params(tiny_raw)))
+    assert [f.verdict for f in findings] == [NOT_TESTED, NOT_TESTED]
+    assert "never classified above chance" in findings[0].evidence
+
+
+def test_capacity_pairs_only_the_seeds_both_sizes_have(tiny_raw):
+    # The smaller size has two extra seeds (as a primary cell would): they cannot enter a paired difference.
+    results = _results({"capacity/2": _gap([1.0, 0.95, 0.9, 0.9, 0.9], [0.5, 0.5, 0.5, 0.5, 0.5]),
+                        "capacity/32": _gap([0.7, 0.7, 0.65], [0.5, 0.5, 0.5])})
+    _, shrinks = _decided(*capacity_findings(results, _capacity_params(tiny_raw)))
+    assert shrinks.estimate.n == 3 and shrinks.estimate.mean == pytest.approx((0.3 + 0.25 + 0.25) / 3)

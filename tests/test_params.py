@@ -58,6 +58,15 @@ BAD = [
     ("replicates.count", 1, ["replicates.count", "at least 2"]),
     ("replicates.count", -3, ["replicates.count", "> 0"]),
     ("replicates.confidence", 1.5, ["replicates.confidence", "between 0 and 1"]),
+    ("replicates.primary_count", 1, ["replicates.primary_count", "fewer than replicates.count"]),
+    ("replicates.primary_cells", ["grid/SameRandom-Random-50"],
+     ["replicates.primary_cells", "'grid/SameRandom-Random-50' is not a cell", "grid/SameRandom-Random-10"]),
+    ("replicates.primary_cells", ["gird/SameRandom-Random-10"], ["replicates.primary_cells", "families"]),
+    ("capacity.examples_per_class", [2, 0], ["capacity.examples_per_class", "> 0"]),
+    ("capacity.bptt_size", 15, ["capacity.bptt_size", "does not divide"]),
+    ("capacity.data_type", "Ones", ["capacity.data_type", "'Ones'"]),
+    ("capacity.epochs", 0, ["capacity.epochs", "> 0"]),
+    ("capacity", _DELETE, ["capacity", "missing key"]),
     ("train.interleave_groups", 3, ["train.interleave_groups", "does not divide"]),
     ("train.interleave_groups", 1, ["train.interleave_groups", "at least 2"]),
     ("train.burn_in_steps", -5, ["train.burn_in_steps", "> 0"]),
@@ -207,3 +216,20 @@ def test_a_cell_outside_the_sweep_is_refused(tmp_path, tiny_raw, capsys):
     assert train.main(argv) == 2
     error = capsys.readouterr().err
     assert "'grid/Zeros-Random-10' is not in params.yaml" in error and "grid/SameRandom-Random-10" in error
+
+
+def test_primary_cells_train_more_seeds_and_the_rest_keep_the_count(tiny_raw):
+    params = parse_params(tiny_raw)
+    seeds = {cell.name: cell.replicates for cell in cells(params)}
+    assert seeds.pop("grid/SameRandom-Random-10") == 3
+    assert set(seeds.values()) == {2}
+
+
+def test_capacity_cells_carry_their_own_size_and_epochs(tiny_raw):
+    params = parse_params(tiny_raw)
+    axis = cells(params, "capacity")
+    assert [cell.name for cell in axis] == ["capacity/2", "capacity/8"]
+    assert [cell.examples_per_class for cell in axis] == [2, 8]
+    assert {(cell.hidden_size, cell.epochs, cell.data_type, cell.initial_state_type) for cell in axis} == {
+        (4, 2, "SameRandom", "Random")}
+    assert all(cell.examples_per_class == 4 and cell.epochs == 2 for cell in cells(params, "grid"))

@@ -39,6 +39,7 @@ def _declared_outputs(root) -> list[str]:
 def test_repro_runs_every_stage_of_every_cell(pipeline_run):
     root, result = pipeline_run
     names = [f"generate@{d}" for d in TINY["sweep"]["data_type"]]
+    names += [f"generate_capacity@{n}" for n in TINY["capacity"]["examples_per_class"]]
     names += [f"generate_real@{d}" for d in TINY["realdata"]["dataset"]]
     names += [f"baseline_real@{d}" for d in TINY["realdata"]["dataset"]]
     names += [f"{TRAIN_STAGE[c.family]}@{c.key}" for c in ALL_CELLS]
@@ -50,8 +51,9 @@ def test_repro_runs_every_stage_of_every_cell(pipeline_run):
 def test_every_declared_output_exists(pipeline_run):
     root, _ = pipeline_run
     outputs = _declared_outputs(root)
-    generated = len(TINY["sweep"]["data_type"]) + 2 * len(TINY["realdata"]["dataset"])
-    # generate, generate_real + baseline_real; train: results + wall time; evaluate: results + wall time; report's
+    generated = (len(TINY["sweep"]["data_type"]) + len(TINY["capacity"]["examples_per_class"])
+                 + 2 * len(TINY["realdata"]["dataset"]))
+    # generate, generate_capacity, generate_real + baseline_real; train: results + wall time; evaluate: results + wall time; report's
     # five and its metrics file
     assert len(outputs) == generated + 2 * len(ALL_CELLS) + 2 * len(EVALUATED) + 6
     for path in outputs:
@@ -139,15 +141,17 @@ def test_wall_time_of_every_cell_is_recorded_and_shown(pipeline_run):
 
 def test_report_tables_hold_one_row_per_cell_and_seed(pipeline_run):
     root, _ = pipeline_run
-    seeds = TINY["replicates"]["count"]
+    # The primary cell has replicates.primary_count seeds, every other replicates.count.
+    seeds = {cell.name: cell.replicates for cell in ALL_CELLS}
+    assert seeds["grid/SameRandom-Random-10"] == TINY["replicates"]["primary_count"] != TINY["replicates"]["count"]
     table = pd.read_csv(root / "reports/tables/replicates.csv")
-    assert table["cell"].tolist() == [name for name in CELLS for _ in range(seeds)]
-    assert table["replicate"].tolist() == list(range(seeds)) * len(CELLS)
+    assert table["cell"].tolist() == [name for name in CELLS for _ in range(seeds[name])]
+    assert table["replicate"].tolist() == [r for name in CELLS for r in range(seeds[name])]
     epochs = pd.read_csv(root / "reports/tables/epochs.csv")
-    assert len(epochs) == len(CELLS) * TINY["train"]["epochs"] * seeds * 2
+    assert len(epochs) == sum(cell.epochs * cell.replicates * 2 for cell in ALL_CELLS)
     assert set(epochs["pass"]) == {"update", "frozen"}
-    summary = pd.read_csv(root / "reports/tables/summary.csv")
-    assert (summary.dropna(subset=["mean"])["seeds"] == seeds).all()
+    summary = pd.read_csv(root / "reports/tables/summary.csv").dropna(subset=["mean"])
+    assert (summary["seeds"] == summary["cell"].map(seeds)).all()
 
 
 def test_report_leads_with_a_summary_the_data_and_the_findings_and_embeds_every_figure(pipeline_run):
@@ -156,7 +160,7 @@ def test_report_leads_with_a_summary_the_data_and_the_findings_and_embeds_every_
     assert text.index('<div class="summary">') < text.index("## The data") < text.index("## Findings")
     assert text.index("## Findings") < text.index("### Controls") < text.index("## 1.")
     for figure in ["inputs", "loss_per_epoch", "loss_last_epoch", "final_gap", "mechanism", "relearning", "remedies",
-                   "onset", "real_ACSF1"]:
+                   "onset", "capacity", "capacity_epochs", "real_ACSF1"]:
         assert f"(figures/{figure}.png)" in text and f"[{figure}.csv](figures/{figure}.csv)" in text
         assert (root / "reports/figures" / f"{figure}.png").read_bytes().startswith(b"\x89PNG")
         assert (root / "reports/figures" / f"{figure}.svg").read_text().lstrip().startswith("<?xml")
@@ -189,7 +193,7 @@ def test_no_interval_in_the_report_or_its_tables_leaves_the_range_of_its_quantit
 def test_the_html_page_holds_the_report_with_every_figure_embedded(pipeline_run):
     root, _ = pipeline_run
     page = (root / "reports/index.html").read_text()
-    assert page.count("data:image/png;base64,") == len(list((root / "reports/figures").glob("*.png"))) == 10
+    assert page.count("data:image/png;base64,") == len(list((root / "reports/figures").glob("*.png"))) == 12
     assert "src=\"figures/" not in page and "http://" not in page.replace("http://www.w3.org", "")
     assert "Findings" in page and "PyTorch" in page
 
@@ -249,8 +253,9 @@ def test_changing_the_learning_rate_invalidates_only_what_depends_on_it(pipeline
     assert not [name for name in stale if name.startswith("generate")]
     for cell in ALL_CELLS:
         stage = f"{TRAIN_STAGE[cell.family]}@{cell.key}"
-        # The onset map sets its own learning rates; every other cell trains at train.learning_rate.
-        assert (stage in stale) == (cell.family != "onset"), stage
+        # The onset map and the capacity axis set their own learning rates; every other cell trains at
+        # train.learning_rate.
+        assert (stage in stale) == (cell.family not in ("onset", "capacity")), stage
     assert "report" in stale
 
 
@@ -350,3 +355,16 @@ def test_the_report_stage_declares_every_module_it_imports_and_its_template():
     declared = {Path(dep).stem for dep in stage["deps"] if dep.startswith("stages/") and dep.endswith(".py")}
     assert _imported_modules("report") <= declared
     assert "stages/templates/report.md.j2" in stage["deps"] and "CITATION.cff" in stage["deps"]
+
+
+def test_capacity_section_has_a_row_per_size_and_its_two_findings(pipeline_run):
+    root, _ = pipeline_run
+    text = (root / "reports/report.md").read_text()
+    section = text[text.index("### How many initial states"):text.index("## 3. Remedies")]
+    bound = 2 * TINY["capacity"]["hidden_size"]
+    for per_class in TINY["capacity"]["examples_per_class"]:
+        assert f"| {2 * per_class} " in section and f"| {2 * per_class / bound:g} " in section
+    findings = pd.read_csv(root / "reports/tables/findings.csv")
+    assert {"capacity_persists", "capacity_shrinks"} <= set(findings["key"])
+    scores = pd.read_csv(root / "reports/figures/capacity.csv")
+    assert sorted(scores["sequences"].unique()) == [2 * n for n in TINY["capacity"]["examples_per_class"]]

@@ -37,7 +37,7 @@ def _setup(raw: dict, name: str = CELL_NAME):
     raw["train"]["epochs"] = 4
     params = parse_params(raw)
     cell = find_cell(params, name)
-    return params, cell, generate_dataset(params.data, cell.data_type, params.replicates.count)["train"]
+    return params, cell, generate_dataset(params.data, cell.data_type, cell.replicates)["train"]
 
 
 # interleaved: its schedule generator must resume too; Learned: the trainable state is part of the weights.
@@ -110,7 +110,7 @@ def test_killed_training_leaves_no_output_and_repro_resumes(tmp_path):
     assert not (root / "data/checkpoints" / f"{CELL.name}.pt").exists()  # removed once the cell completed
     assert "up to date" in run([sys.executable, "-m", "dvc", "status", target], root).stdout
 
-    sequences = generate_dataset(params.data, CELL.data_type, params.replicates.count)["train"]
+    sequences = generate_dataset(params.data, CELL.data_type, CELL.replicates)["train"]
     reference = train_cell(params, CELL, sequences, log=lambda l: None)
     written = pd.read_csv(root / "data/train" / CELL.name / "epochs.csv")
     np.testing.assert_allclose(written.drop(columns="epoch").to_numpy(),

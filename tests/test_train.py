@@ -20,7 +20,7 @@ CELL_NAME = "grid/SameRandom-Random-10"
 def _train(raw: dict, name: str = CELL_NAME, log=lambda line: None):
     params = parse_params(raw)
     cell = find_cell(params, name)
-    sequences = generate_dataset(params.data, cell.data_type, params.replicates.count)["train"]
+    sequences = generate_dataset(params.data, cell.data_type, cell.replicates)["train"]
     return params, train_cell(params, cell, sequences, log=log)
 
 
@@ -51,7 +51,8 @@ def test_another_training_seed_gives_other_results(tiny_raw):
 
 def test_records_both_passes_every_epoch_replicate_and_chunk_of_the_last(tiny_raw):
     params, result = _train(tiny_raw)
-    epochs, chunks, seeds = params.train.epochs, params.data.seq_size // 10, params.replicates.count
+    epochs, chunks, seeds = params.train.epochs, params.data.seq_size // 10, find_cell(params, CELL_NAME).replicates
+    assert seeds == 3  # a primary cell: replicates.primary_count
     assert result.epochs["epoch"].tolist() == [e for e in range(1, epochs + 1) for _ in range(seeds)]
     assert result.epochs["replicate"].tolist() == list(range(seeds)) * epochs
     assert (result.epochs["updates"] == chunks).all() and (result.epochs["optimizer_steps"] == chunks).all()
@@ -89,13 +90,13 @@ def test_prints_a_progress_line_per_epoch_with_both_losses_and_time_left(tiny_ra
     _train(tiny_raw, log=lines.append)
     assert len(lines) == tiny_raw["train"]["epochs"]
     assert "epoch 1/2" in lines[0] and "update-pass loss" in lines[0] and "frozen-pass loss" in lines[0]
-    assert "(2 seeds)" in lines[0] and lines[-1].endswith("s left")
+    assert "(3 seeds)" in lines[0] and lines[-1].endswith("s left")
 
 
 def test_non_finite_loss_names_cell_epoch_update_and_replicate(tiny_raw):
     params = parse_params(tiny_raw)
     cell = find_cell(params, CELL_NAME)
-    sequences = generate_dataset(params.data, cell.data_type, params.replicates.count)["train"]
+    sequences = generate_dataset(params.data, cell.data_type, cell.replicates)["train"]
     sequences.inputs[1, 0, 25, 0] = float("nan")  # replicate 1, step 25: the third chunk of 10 steps
     with pytest.raises(NonFiniteLoss, match=r"cell grid/SameRandom-Random-10, epoch 1, update pass: loss is nan at "
                                             r"update 3 of 4 \(replicate 1\)"):
@@ -116,10 +117,10 @@ def test_saved_weights_load_safely_and_evaluate(tmp_path, tiny_raw):
     model, states = load_model(folder / "model.pt", params, cell, torch.device("cpu"))
     for name, tensor in result.model.state_dict().items():
         assert torch.equal(tensor, model.state_dict()[name])
-    splits = generate_dataset(params.data, cell.data_type, params.replicates.count)
+    splits = generate_dataset(params.data, cell.data_type, cell.replicates)
     metrics = evaluate_cell(params, cell, model, states, splits, pd.read_csv(folder / "epochs.csv"))
     assert set(metrics) == {"last_epoch", "mean", *PASSES}
-    assert all(len(metrics[name]["loss"]) == params.replicates.count for name in PASSES)
+    assert all(len(metrics[name]["loss"]) == cell.replicates for name in PASSES)
     assert all(0 <= accuracy <= 1 for accuracy in metrics["heldout"]["accuracy"])
 
 
@@ -128,7 +129,7 @@ def test_replayed_states_are_those_the_last_update_pass_started_from(tmp_path, t
     tiny_raw["train"]["learning_rate"] = 1e-12
     params, cell, result, folder = _saved(tmp_path, tiny_raw)
     model, states = load_model(folder / "model.pt", params, cell, torch.device("cpu"))
-    splits = generate_dataset(params.data, cell.data_type, params.replicates.count)
+    splits = generate_dataset(params.data, cell.data_type, cell.replicates)
     metrics = evaluate_cell(params, cell, model, states, splits, result.epochs)
     last = result.epochs[result.epochs["epoch"] == params.train.epochs]
     assert metrics["train_replayed"]["loss"] == pytest.approx(last["update_pass_loss"].tolist(), rel=1e-4)
@@ -178,7 +179,19 @@ REFERENCE_LOSSES = {
 @pytest.mark.parametrize("name", list(REFERENCE_LOSSES))
 def test_same_seed_gives_the_recorded_losses(tiny_raw, name):
     tiny_raw["data"]["seq_size"], tiny_raw["train"]["epochs"] = 60, 3
+    tiny_raw["replicates"]["primary_count"] = 2  # recorded with 2 seeds per cell
     _, result = _train(tiny_raw, name)
     updating, frozen = REFERENCE_LOSSES[name]
     assert result.epochs["update_pass_loss"].tolist() == pytest.approx(updating, rel=1e-5, abs=1e-6)
     assert result.epochs["frozen_pass_loss"].tolist() == pytest.approx(frozen, rel=1e-5, abs=1e-6)
+
+
+def test_a_seed_trains_the_same_whatever_the_number_of_seeds_beside_it(tiny_raw):
+    """A primary cell's extra seeds add replicates without changing the others: seed r's data, initial weights and
+    initial states depend on r only (up to float rounding of the batched products)."""
+    _, three = _train(tiny_raw)  # replicates.primary_count = 3
+    tiny_raw["replicates"]["primary_count"] = 2
+    _, two = _train(tiny_raw)
+    shared = three.epochs[three.epochs["replicate"] < 2].reset_index(drop=True)
+    for column in ("update_pass_loss", "frozen_pass_loss"):
+        np.testing.assert_allclose(shared[column], two.epochs[column], rtol=1e-5, atol=1e-6)
