@@ -142,6 +142,24 @@ def capacity(summary: pd.DataFrame, replicates: pd.DataFrame, bound: int) -> str
     return markdown(pd.DataFrame(rows))
 
 
+def capacity_reading(summary: pd.DataFrame, replicates: pd.DataFrame, bound: int) -> str:
+    """One generated sentence per end of the capacity axis: how well the update pass scores, and how its gap splits
+    into the part that replaying the states recovers and the part within the epoch."""
+    on_axis = replicates[replicates["family"] == "capacity"].drop_duplicates("cell").sort_values("examples_per_class")
+    if on_axis.empty:
+        return ""
+    parts = []
+    for row in (on_axis.iloc[0], on_axis.iloc[-1]):
+        sequences = 2 * int(row["examples_per_class"])
+        parts.append(
+            f"with {sequences} sequences ({sequences / bound:g} times the bound) the update pass scores "
+            f"{interval_text(summary, row['cell'], 'update_pass_accuracy', 2)}; of its gap, "
+            f"{interval_text(summary, row['cell'], 'accuracy_gap', 2)}, replaying its initial states recovers "
+            f"{interval_text(summary, row['cell'], 'replay_recovery', 2)} and "
+            f"{interval_text(summary, row['cell'], 'within_epoch_accuracy_gap', 2)} lies within the epoch")
+    return "*Reading*: " + "; ".join(parts) + "."
+
+
 def onset(replicates: pd.DataFrame) -> str:
     rows = []
     for (hidden, rate), group in replicates[replicates["family"] == "onset"].groupby(["hidden_size", "learning_rate"]):
