@@ -53,6 +53,21 @@ def summary_text(findings: list[Finding], toy: Results, real: dict[str, Results]
                 f"On real recordings ({dataset}, {results.classes} classes) the same loop with random states scores "
                 f"{results.text(gap.cell, 'update_pass_accuracy', 2)} with updates and "
                 f"{results.text(gap.cell, 'frozen_pass_accuracy', 2)} without ({_decision(gap)}).")
+    # The comparison between two sizes quotes no single cell, so it is looked up among all findings.
+    persists = measured.get("capacity_persists")
+    shrinks = next((finding for finding in findings if finding.key == "capacity_shrinks"), None)
+    if persists and shrinks and persists.verdict != NOT_TESTED:
+        # The write-up met the symptom with thousands of training sequences: the capacity axis tests that.
+        axis = toy.table[toy.table["family"] == "capacity"].drop_duplicates("cell").sort_values("examples_per_class")
+        fewest, most = axis.iloc[0], axis.iloc[-1]
+        bound = 2 * int(most["hidden_size"])
+        sentences.append(
+            f"With more training sequences than a network's states can keep apart ({int(most['hidden_size'])} units, "
+            f"Cover's bound {bound}), the gap is {toy.text(fewest['cell'], 'accuracy_gap', 2)} with "
+            f"{2 * int(fewest['examples_per_class'])} sequences and {toy.text(most['cell'], 'accuracy_gap', 2)} with "
+            f"{2 * int(most['examples_per_class'])}. That the gap shrinks as the sequences outnumber the states: "
+            f"{badge(shrinks.verdict)}; that it survives at {2 * int(most['examples_per_class']) / bound:g} times the "
+            f"bound, as the write-up's remark about thousands of sequences implies: {_decision(persists)}.")
     failed = [check for check in checks if check.check == FAILS_CHECK]
     if failed:  # a control that fails means a bug in the pipeline: the reader must see it first
         sentences.insert(0, f"Warning: {len(failed)} of {len(checks)} controls, results true by construction, fail "

@@ -243,3 +243,18 @@ def test_capacity_pairs_only_the_seeds_both_sizes_have(tiny_raw):
                         "capacity/32": _gap([0.7, 0.7, 0.65], [0.5, 0.5, 0.5])})
     _, shrinks = _decided(*capacity_findings(results, _capacity_params(tiny_raw)))
     assert shrinks.estimate.n == 3 and shrinks.estimate.mean == pytest.approx((0.3 + 0.25 + 0.25) / 3)
+
+
+def test_summary_states_the_capacity_axis_with_both_verdicts(tiny_raw):
+    from stages.summary import summary_text
+
+    results = _results({"capacity/2": _gap([1.0, 0.98, 0.99, 1.0], [0.5, 0.49, 0.52, 0.5]),
+                        "capacity/32": _gap([0.5, 0.51, 0.5, 0.52], [0.5, 0.5, 0.5, 0.5])})
+    results.table["family"] = "capacity"
+    results.table["examples_per_class"] = results.table["cell"].map({"capacity/2": 2, "capacity/32": 32})
+    results.table["hidden_size"] = 4
+    findings = _decided(*capacity_findings(results, _capacity_params(tiny_raw)))
+    text = summary_text(findings, results, {}, [], CONFIDENCE)
+    assert "(4 units, Cover's bound 8), the gap is 0.49 [" in text and "] with 4 sequences and 0.01 [" in text
+    assert "shrinks as the sequences outnumber the states: <span class=\"badge badge-holds\">holds</span>" in text
+    assert "survives at 8 times the bound" in text and "badge-fails" in text  # the gap did not survive
