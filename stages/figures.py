@@ -77,6 +77,12 @@ def _heading(figure: plt.Figure, title: str, note: str | None = None) -> None:
     figure.suptitle(title, x=centre, y=1.0 + (0.26 if note else 0.04) * inch, va="bottom")
 
 
+def _legend_below(ax: plt.Axes, inches: float, ncol: int) -> None:
+    """The axis's legend centred under it, its top `inches` below the axis whatever the figure's height."""
+    height = ax.get_position().height * ax.figure.get_figheight()
+    sns.move_legend(ax, "upper center", bbox_to_anchor=(0.5, -inches / height), ncol=ncol, title=None, frameon=False)
+
+
 def _chance_text(chance: float, band: str) -> str:
     return f"dashed line: chance (ln of the number of classes) = {chance:.3f} nats; {band}"
 
@@ -284,9 +290,8 @@ def decomposition(parts: pd.DataFrame, confidence: float) -> plt.Figure:
     ax.axvline(0, color="0.3", linestyle="--", linewidth=1, zorder=0)
     ax.set_xlabel("accuracy difference (fraction of sequences)")
     ax.set_ylabel("")
-    # The legend 0.55 inch under the axis, clear of the tick labels and the axis label at any number of cells.
-    height = ax.get_position().height * figure.get_figheight()
-    sns.move_legend(ax, "upper center", bbox_to_anchor=(0.5, -0.55 / height), ncol=1, title=None, frameon=False)
+    # 0.55 inch: clear of the tick labels and the axis label at any number of cells.
+    _legend_below(ax, 0.55, ncol=1)
     _heading(figure, "Where the gap comes from: the part the initial states carry, and the rest",
              f"the two parts add up to the whole gap seed by seed; dashed: no difference; error bars: "
              f"{confidence:.0%} t-interval across seeds")
@@ -351,8 +356,7 @@ def capacity(scores: pd.DataFrame, chance: float, bound: int, confidence: float)
     ax.set_ylim(-0.05, 1.05)
     ax.set_xlabel("training sequences (both classes; log scale)")
     ax.set_ylabel("accuracy (fraction of sequences)")
-    height = ax.get_position().height * figure.get_figheight()
-    sns.move_legend(ax, "upper center", bbox_to_anchor=(0.5, -0.62 / height), ncol=2, title=None, frameon=False)
+    _legend_below(ax, 0.62, ncol=2)
     _heading(figure, "Capacity: the write-up's loop on `SameRandom`, more and more sequences",
              f"dotted: Cover's bound, {bound} sequences; dashed: chance {chance:.2f}; error bars: {confidence:.0%} "
              f"t-interval across seeds")

@@ -195,10 +195,10 @@ def figure_tables(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, 
         value_name="value")
     grid_summary = tables["summary"][(tables["summary"]["family"] == "grid") & (tables["summary"]["metric"] == "gap")]
     on_axis = replicates[replicates["family"] == "capacity"]
-    sequences = dict(zip(on_axis["cell"], on_axis["examples_per_class"] * NUM_CLASSES))
-    capacity_scores = on_axis.assign(sequences=on_axis["cell"].map(sequences)).melt(
+    capacity_scores = on_axis.assign(sequences=on_axis["examples_per_class"] * NUM_CLASSES).melt(
         id_vars=["sequences", "replicate"], value_vars=list(figures.CAPACITY_LABELS), var_name="pass",
         value_name="accuracy")
+    sequences = dict(zip(on_axis["cell"], on_axis["examples_per_class"] * NUM_CLASSES))
     scores = tables["epoch_scores"]
     capacity_epochs = scores[scores["cell"].isin(sequences)].rename(
         columns={"update_accuracy": "update", "frozen_accuracy": "frozen"})

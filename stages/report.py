@@ -22,8 +22,8 @@ import yaml
 from stages import figures, tables
 from stages.data import DIFF_DIST_SHIFT, NUM_CLASSES, load_split, num_classes
 from stages.findings import (ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, Control, Finding, Results,
-                             capacity_bound, controls, decide, decomposition_cells, real_counterparts, real_findings, remedy_cells,
-                             toy_findings, verdict_bptt)
+                             capacity_bound, controls, decide, decomposition_cells, real_counterparts, real_findings,
+                             remedy_cells, toy_findings, verdict_bptt)
 from stages.gather import environment, figure_tables, gather, input_table, real_rows, timing_table
 from stages.io import atomic_path, read_json, require_file, write_json, write_table, write_text
 from stages.page import render_page

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stages.findings import FAILS, FAILS_CHECK, HOLDS, INCONCLUSIVE, NOT_TESTED, Control, Finding, Results
-from stages.tables import badge
+from stages.tables import badge, capacity_axis
 
 # How each sentence ends, by verdict: what the finding means for the write-up's claim.
 _MEANING = {
@@ -58,15 +58,15 @@ def summary_text(findings: list[Finding], toy: Results, real: dict[str, Results]
     shrinks = next((finding for finding in findings if finding.key == "capacity_shrinks"), None)
     if persists and shrinks and persists.verdict != NOT_TESTED:
         # The write-up met the symptom with thousands of training sequences: the capacity axis tests that.
-        axis = toy.table[toy.table["family"] == "capacity"].drop_duplicates("cell").sort_values("examples_per_class")
+        axis = capacity_axis(toy.table)
         fewest, most = axis.iloc[0], axis.iloc[-1]
         bound = 2 * int(most["hidden_size"])
         sentences.append(
             f"With more training sequences than a network's states can keep apart ({int(most['hidden_size'])} units, "
             f"Cover's bound {bound}), the gap is {toy.text(fewest['cell'], 'accuracy_gap', 2)} with "
-            f"{2 * int(fewest['examples_per_class'])} sequences and {toy.text(most['cell'], 'accuracy_gap', 2)} with "
-            f"{2 * int(most['examples_per_class'])}. That the gap shrinks as the sequences outnumber the states: "
-            f"{badge(shrinks.verdict)}; that it survives at {2 * int(most['examples_per_class']) / bound:g} times the "
+            f"{int(fewest['sequences'])} sequences and {toy.text(most['cell'], 'accuracy_gap', 2)} with "
+            f"{int(most['sequences'])}. That the gap shrinks as the sequences outnumber the states: "
+            f"{badge(shrinks.verdict)}; that it survives at {int(most['sequences']) / bound:g} times the "
             f"bound, as the write-up's remark about thousands of sequences implies: {_decision(persists)}.")
     failed = [check for check in checks if check.check == FAILS_CHECK]
     if failed:  # a control that fails means a bug in the pipeline: the reader must see it first

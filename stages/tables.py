@@ -8,6 +8,7 @@ import math
 
 import pandas as pd
 
+from stages.data import NUM_CLASSES
 from stages.findings import ABSENT, FAILS, FAILS_CHECK, HOLDS, INCONCLUSIVE, NOT_TESTED, PASSES, Control, Finding
 from stages.params import Params
 
@@ -125,12 +126,17 @@ def remedies(cells_of_remedies: list[tuple[str, str, str, str]], summary: pd.Dat
     return markdown(pd.DataFrame(rows))
 
 
+def capacity_axis(replicates: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell of the capacity axis, fewest sequences first, with `sequences`: training sequences in all."""
+    on_axis = replicates[replicates["family"] == "capacity"].drop_duplicates("cell").sort_values("examples_per_class")
+    return on_axis.assign(sequences=NUM_CLASSES * on_axis["examples_per_class"])
+
+
 def capacity(summary: pd.DataFrame, replicates: pd.DataFrame, bound: int) -> str:
     """One row per size of the capacity axis: the sequences against the bound, and the passes' accuracies."""
     rows = []
-    on_axis = replicates[replicates["family"] == "capacity"].drop_duplicates("cell")
-    for row in on_axis.sort_values("examples_per_class").itertuples():
-        sequences = 2 * row.examples_per_class
+    for row in capacity_axis(replicates).itertuples():
+        sequences = row.sequences
         rows.append({
             "training sequences": str(sequences), "sequences / bound": f"{sequences / bound:g}",
             "updating acc.": interval_text(summary, row.cell, "update_pass_accuracy", 2),
@@ -145,12 +151,12 @@ def capacity(summary: pd.DataFrame, replicates: pd.DataFrame, bound: int) -> str
 def capacity_reading(summary: pd.DataFrame, replicates: pd.DataFrame, bound: int) -> str:
     """One generated sentence per end of the capacity axis: how well the update pass scores, and how its gap splits
     into the part that replaying the states recovers and the part within the epoch."""
-    on_axis = replicates[replicates["family"] == "capacity"].drop_duplicates("cell").sort_values("examples_per_class")
+    on_axis = capacity_axis(replicates)
     if on_axis.empty:
         return ""
     parts = []
     for row in (on_axis.iloc[0], on_axis.iloc[-1]):
-        sequences = 2 * int(row["examples_per_class"])
+        sequences = int(row["sequences"])
         parts.append(
             f"with {sequences} sequences ({sequences / bound:g} times the bound) the update pass scores "
             f"{interval_text(summary, row['cell'], 'update_pass_accuracy', 2)}; of its gap, "
