@@ -92,6 +92,13 @@ class Control:
     check: str  # PASSES | FAILS_CHECK | ABSENT
 
 
+def shared_seeds(first: pd.Series, second: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Two per-seed series (indexed by replicate) over the seeds both have, in seed order: the pairs of a paired
+    comparison between cells with different seed counts."""
+    shared = first.index.intersection(second.index).sort_values()
+    return first[shared].to_numpy(dtype=float), second[shared].to_numpy(dtype=float)
+
+
 class Results:
     """Per-seed results of every cell (the report's `replicates` table), read by cell name and metric."""
 
@@ -123,9 +130,8 @@ class Results:
     def paired(self, first: str, second: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
         """One metric of two cells over the seeds both have, in seed order (a cell in `replicates.primary_cells`
         has more)."""
-        a, b = (self.table[self.table["cell"] == cell].set_index("replicate")[metric] for cell in (first, second))
-        shared = a.index.intersection(b.index).sort_values()
-        return a[shared].to_numpy(dtype=float), b[shared].to_numpy(dtype=float)
+        return shared_seeds(*(self.table[self.table["cell"] == cell].set_index("replicate")[metric]
+                              for cell in (first, second)))
 
     def above_chance(self, cell: str, metric: str) -> bool:
         return self.interval(cell, metric).low > self.accuracy_threshold
@@ -304,9 +310,7 @@ def bptt_findings(results: Results, params: Params, epochs: pd.DataFrame) -> lis
             out.append(absent)
             continue
         # Paired by seed: a cell with more seeds (`replicates.primary_cells`) contributes the seeds both share.
-        short_gap, long_gap = gap_at(short, short_epoch), gap_at(long, total_epochs)
-        shared = short_gap.index.intersection(long_gap.index)
-        short_gap, long_gap = short_gap[shared].to_numpy(dtype=float), long_gap[shared].to_numpy(dtype=float)
+        short_gap, long_gap = shared_seeds(gap_at(short, short_epoch), gap_at(long, total_epochs))
         difference = short_gap - long_gap
         steps = total_epochs * params.data.seq_size // long
         evidence = (f"accuracy gap at bptt {short} after epoch {short_epoch} "
