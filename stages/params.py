@@ -165,6 +165,22 @@ class RealDataParams:
 
 
 @dataclass(frozen=True)
+class ProbeParams:
+    """Stages `probe`, `probe_real`: the last epoch of a few key cells replayed from its start, recorded, and probed
+    with forward passes along the weight trajectory (which part of the gap the carried states, the moving weights and
+    the initial states each carry)."""
+
+    # Cell key -> the data it reads (the stage's data folder): grid cells (data-initial state-bptt) and real-data
+    # cells (dataset-protocol-initial state) to record and probe.
+    grid: dict[str, str]
+    real: dict[str, str]
+    every: int  # updates between the points where the state is recomputed by the current weights (staleness)
+    lags: tuple[int, ...]  # how many updates old the weights applied to a chunk's carried state are
+    record_every: int  # updates between the weight snapshots and carried states kept in the recording
+    seed: int  # fresh initial states of the probes that run along the trajectory
+
+
+@dataclass(frozen=True)
 class ReportParams:
     chance_margin: float  # a loss counts as "below chance" only if its interval lies below ln(C) - chance_margin
     verdict_bptt: int  # claims are judged at this bptt size (the write-up's 10), else at the smallest swept
@@ -189,6 +205,7 @@ class Params:
     onset: OnsetParams
     capacity: CapacityParams
     realdata: RealDataParams
+    probe: ProbeParams
     report: ReportParams
 
 
@@ -203,10 +220,12 @@ _POSITIVE = {
     "report.relearn_loss", "report.power", "evaluate.draws",
     "sweep.bptt_size", "remedies.bptt_size", "architecture.bptt_size", "onset.hidden_size", "onset.learning_rate",
     "onset.bptt_size", "realdata.bptt_size", "capacity.examples_per_class", "capacity.hidden_size",
-    "capacity.learning_rate", "capacity.epochs", "capacity.bptt_size",
+    "capacity.learning_rate", "capacity.epochs", "capacity.bptt_size", "probe.every", "probe.lags",
+    "probe.record_every",
 }
 _NON_NEGATIVE = {
     "data.seed", "train.seed", "train.threads", "train.weight_decay", "evaluate.seed", "report.chance_margin",
+    "probe.seed",
 }
 _CHOICES = {
     "model.cell": RNN_CELLS,
@@ -269,6 +288,13 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
         key, hint, value = _join(prefix, name), hints[name], raw[name]
         if dataclasses.is_dataclass(hint):
             values[name] = _build(hint, value, key)
+        elif get_origin(hint) is dict:
+            if not isinstance(value, dict):  # empty is allowed: a run may probe no cell of a family
+                raise ParamsError(f"{key}: expected a mapping (names to names, or {{}}), got {value!r}")
+            for item_key, item in value.items():
+                if not isinstance(item_key, str) or not isinstance(item, str):
+                    raise ParamsError(f"{key}: expected names mapped to names, got {item_key!r}: {item!r}")
+            values[name] = dict(value)
         elif get_origin(hint) is tuple:
             item_kind = get_args(hint)[0]
             if not isinstance(value, list) or not value:
@@ -328,11 +354,20 @@ def _check_consistency(params: Params) -> None:
     names = {cell.name for cell in cells(params)}
     for name in params.replicates.primary_cells:
         if name not in names:
-            family = name.split("/")[0]
-            known = [c.name for c in cells(params, family)] if family in FAMILIES else []
             raise ParamsError(f"replicates.primary_cells: {name!r} is not a cell of this study"
-                              + (f" (cells of {family}: {', '.join(known)})" if known
-                                 else f" (families: {', '.join(FAMILIES)})"))
+                              f"{_known_cells(params, name)}")
+    by_name = {cell.name: cell for cell in cells(params)}
+    for family, keys in (("grid", params.probe.grid), ("real", params.probe.real)):
+        for key in keys:
+            name = f"{family}/{key}"
+            if name not in by_name:
+                raise ParamsError(f"probe.{family}: {key!r} is not a cell of this study{_known_cells(params, name)}")
+            if by_name[name].protocol != "per_chunk":
+                raise ParamsError(f"probe.{family}: {key!r} trains with protocol {by_name[name].protocol}; the probes "
+                                  "follow the write-up's loop (per_chunk) only")
+            if keys[key] != by_name[name].data_type:
+                raise ParamsError(f"probe.{family}.{key}: the cell reads {by_name[name].data_type!r}, not "
+                                  f"{keys[key]!r}")
     if "interleaved" in params.remedies.protocol:
         _check_interleave(params.train.interleave_groups, params.data.examples_per_class, "data.examples_per_class")
     for name in params.realdata.dataset:
@@ -501,9 +536,16 @@ def find_cell(params: Params, name: str) -> Cell:
     for cell in cells(params):
         if cell.name == name:
             return cell
+    raise ParamsError(f"cell {name!r} is not in params.yaml{_known_cells(params, name)}")
+
+
+def _known_cells(params: Params, name: str) -> str:
+    """What to tell someone who named an unknown cell: the cells of its family, or the families."""
     family = name.split("/")[0]
     known = [cell.name for cell in cells(params, family)] if family in FAMILIES else []
-    raise ParamsError(
-        f"cell {name!r} is not in params.yaml"
-        + (f" (cells of {family}: {', '.join(known)})" if known else f" (families: {', '.join(FAMILIES)})")
-    )
+    return f" (cells of {family}: {', '.join(known)})" if known else f" (families: {', '.join(FAMILIES)})"
+
+
+def probe_cells(params: Params) -> list[str]:
+    """The cells (family/key) whose last epoch is recorded and probed (`probe.grid`, `probe.real`)."""
+    return [f"grid/{key}" for key in params.probe.grid] + [f"real/{key}" for key in params.probe.real]

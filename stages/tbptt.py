@@ -85,6 +85,9 @@ class PassResult:
 
 
 StateSource = Callable[[int], torch.Tensor]  # number of sequences -> fresh initial states (S, L, n, W)
+# Called after each chunk's forward pass, before its update: (chunk index, the state the chunk started from, the
+# chunk's logits). The weights are still those the chunk was scored with (stage `probe` reads them there).
+Observer = Callable[[int, torch.Tensor, torch.Tensor], None]
 
 
 def to_chunks(inputs: torch.Tensor, bptt_size: int) -> torch.Tensor:
@@ -168,6 +171,7 @@ class _Pass:
             self.steps_with_gradient += steps
         else:
             self.steps_without_gradient += steps
+        self.last_logits = logits.detach()
         self.losses.append(loss.detach())
         self.accuracies.append(accuracy)
         self.order.append((chunk_index, list(range(labels.shape[1])) if sequences is None else sequences))
@@ -216,9 +220,11 @@ def run_pass(
     optimizer: torch.optim.Optimizer | None = None,
     schedule_generator: torch.Generator | None = None,
     where: str = "",
+    observer: Observer | None = None,
 ) -> PassResult:
     """An update pass when `optimizer` is given, else a frozen pass. `schedule_generator` shuffles the groups and
-    their order (protocol interleaved only); `where` names the pass in error messages."""
+    their order (protocol interleaved only); `where` names the pass in error messages; `observer` sees every chunk
+    (every protocol but interleaved)."""
     update = optimizer is not None
     bptt_size, interleave_groups = settings.bptt_size, settings.interleave_groups
     chunks = to_chunks(inputs, bptt_size)
@@ -227,6 +233,9 @@ def run_pass(
     protocol = settings.protocol
     if not update and protocol in CARRIED:
         protocol = "per_chunk"
+    if protocol == "interleaved" and observer is not None:
+        raise ValueError(f"{where or 'run_pass'}: an observer follows one chunk after another; protocol interleaved "
+                         "updates groups in turn")
     if protocol == "interleaved" and schedule_generator is None:
         # Without its own generator the schedule would draw from the global one: unreproducible, and silently so.
         raise ValueError(f"{where or 'run_pass'}: protocol interleaved needs a schedule_generator")
@@ -258,7 +267,10 @@ def run_pass(
                 )
             elif chunk_index:
                 state = state.detach()  # carried, its history is not: backward stops at the chunk boundary
+            entering = state
             loss, state = bookkeeping.chunk(chunks[chunk_index], state, None, chunk_index, chunk_index == count - 1)
+            if observer is not None:
+                observer(chunk_index, entering.detach(), bookkeeping.last_logits)
             if update and protocol == "per_sequence":
                 (loss.sum() / count).backward()  # accumulated: one step at the end of the pass
             elif update:

@@ -14,6 +14,7 @@ which starts from new ones.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import hashlib
 import json
@@ -22,16 +23,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import torch
 
 from stages.data import SequenceSet, cell_sequences, load_split, num_classes
 from stages.io import atomic_path, write_json, write_table
 from stages.model import ModelConfig, ReplicaClassifier, initial_states
-from stages.params import Cell, Params, ParamsError, find_cell, load_params, sequence_shape
+from stages.params import Cell, Params, ParamsError, find_cell, load_params, probe_cells, sequence_shape
 from stages.tbptt import PassResult, PassSettings, run_pass
+
+if TYPE_CHECKING:  # a fifth of a second to import, paid by every stage process: imported where used
+    import pandas as pd
+
+
+LAST_EPOCH_START = "last_epoch_start.pt"  # in a probed cell's folder: where stage `probe` replays from
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,9 @@ class TrainResult:
     update_losses: np.ndarray  # (epochs, updates, replicates): the loss every update stepped on, every epoch
     last_update_states: list[torch.Tensor]  # per replicate: its state generator as the last update pass began
     epoch_seconds: list[float]  # wall time of each epoch (both passes), including epochs before a resume
+    # For a cell in `probe.grid`/`probe.real`: weights, optimizer and generators as the last update pass began, from
+    # which stage `probe` replays that pass exactly. None for every other cell.
+    last_epoch_start: dict | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -126,6 +136,7 @@ def fingerprint(params: Params, cell: Cell, sequences: SequenceSet) -> str:
         "model": dataclasses.asdict(params.model),
         "train": {k: v for k, v in dataclasses.asdict(params.train).items() if k != "log_every"},
         "cell": dataclasses.asdict(cell),
+        "probed": cell.name in probe_cells(params),  # a probed cell's checkpoint also keeps its last epoch's start
     }
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     digest.update(np.ascontiguousarray(sequences.inputs).tobytes())
@@ -203,6 +214,8 @@ def train_cell(
     key = fingerprint(params, cell, sequences) if checkpoint else ""
     epoch_rows, last_epoch_rows, update_losses, epoch_seconds, first_epoch = [], [], [], [], 1
     last_update_states: list[torch.Tensor] = []
+    last_epoch_start = None
+    probed = cell.name in probe_cells(params)
     if checkpoint is not None and checkpoint.is_file():
         saved = torch.load(checkpoint, map_location=device, weights_only=True)
         if saved.get("fingerprint") == key:
@@ -215,6 +228,7 @@ def train_cell(
             update_losses = list(saved["update_losses"])
             last_update_states = list(saved["last_update_states"])
             epoch_seconds = list(saved["epoch_seconds"])
+            last_epoch_start = saved.get("last_epoch_start")
             first_epoch = saved["epoch"] + 1
             log(f"[{cell.name}] resuming after epoch {saved['epoch']} from {checkpoint}")
         else:
@@ -226,6 +240,13 @@ def train_cell(
         where = f"cell {cell.name}, epoch {epoch}"
         # Kept so that evaluation can replay exactly the initial states this epoch's update pass started from.
         last_update_states = [generator.get_state() for generator in generators]
+        if probed and epoch == cell.epochs:
+            last_epoch_start = {
+                "model": {name: value.detach().clone() for name, value in model.state_dict().items()},
+                "optimizer": copy.deepcopy(optimizer.state_dict()),  # fused Adam updates its moments in place
+                "state_generators": last_update_states,
+                "schedule_generator": schedule_generator.get_state(),
+            }
         updating = run_pass(
             model, inputs, labels, fresh_states, settings, optimizer=optimizer,
             schedule_generator=schedule_generator, where=f"{where}, update pass",
@@ -254,6 +275,7 @@ def train_cell(
                 "schedule_generator": schedule_generator.get_state(), "epoch_rows": epoch_rows,
                 "last_epoch_rows": last_epoch_rows, "update_losses": update_losses,
                 "last_update_states": last_update_states, "epoch_seconds": epoch_seconds,
+                "last_epoch_start": last_epoch_start,
             })
         if epoch % params.train.log_every == 0 or epoch == cell.epochs:
             elapsed = time.perf_counter() - started
@@ -264,10 +286,12 @@ def train_cell(
                 f"frozen-pass loss {_spread(frozen.mean_loss)} acc {frozen.mean_accuracy.mean():.3f}  "
                 f"({len(updating.mean_loss)} seeds)  {seconds:.1f} s  ~{left:.0f} s left"
             )
+    import pandas as pd
+
     return TrainResult(
         model=model, epochs=pd.DataFrame(epoch_rows), last_epoch=pd.DataFrame(last_epoch_rows),
         update_losses=torch.stack(update_losses).numpy(), last_update_states=last_update_states,
-        epoch_seconds=epoch_seconds,
+        epoch_seconds=epoch_seconds, last_epoch_start=last_epoch_start,
     )
 
 
@@ -295,6 +319,8 @@ def save_cell(result: TrainResult, params: Params, cell: Cell, out: Path) -> Non
         write_table(folder / "epochs.csv", result.epochs)
         write_table(folder / "last_epoch.csv", result.last_epoch)
         np.save(folder / "update_losses.npy", result.update_losses.astype(np.float32))
+        if result.last_epoch_start is not None:
+            torch.save(result.last_epoch_start, folder / LAST_EPOCH_START)
 
 
 def write_timing(path: Path, seconds: float, device: torch.device, **details: float) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages import baseline, evaluate, generate, report, train
+from stages import baseline, evaluate, generate, probe, report, train
 from stages.params import _AXES, ParamsError, cell_name, cells, load_params, parse_params
 
 
@@ -114,6 +114,7 @@ def test_bad_value_is_rejected_naming_the_key(tiny_raw, key, value, words):
 def test_interleaving_real_data_needs_groups_that_divide_its_classes(tiny_raw):
     # 4 groups divide the toy study's 4 sequences per class, not ACSF1's 10.
     raw = _set(_set(tiny_raw, "realdata.protocol", ["interleaved"]), "train.interleave_groups", 4)
+    raw = _set(raw, "probe.real", {})  # the probes follow per_chunk cells only
     with pytest.raises(ParamsError, match="train.interleave_groups: 4 does not divide the training sequences per "
                                           r"class of ACSF1 \(10\)"):
         parse_params(raw)
@@ -186,12 +187,16 @@ def _stage_calls(tmp_path: Path, params: Path) -> dict:
                                      "--model", str(tmp_path / "model"), "--out", str(out)]),
         "report": (report.main, ["--params", str(params), "--sequences", str(tmp_path / "seq"), "--train",
                                  str(tmp_path / "t"), "--evaluate", str(tmp_path / "e"), "--timing",
-                                 str(tmp_path / "w"), "--baseline", str(tmp_path / "b"), "--out", str(out)]),
+                                 str(tmp_path / "w"), "--baseline", str(tmp_path / "b"), "--probe",
+                                 str(tmp_path / "p"), "--out", str(out)]),
+        "probe": (probe.main, ["--params", str(params), *CELL_ARGS, "--data", str(tmp_path / "seq"),
+                               "--model", str(tmp_path / "model"), "--out", str(out),
+                               "--record", str(tmp_path / "record.npz")]),
         "baseline": (baseline.main, ["--params", str(params), "--data", str(tmp_path / "seq"), "--out", str(out)]),
     }
 
 
-@pytest.mark.parametrize("stage", ["generate", "train", "evaluate", "report", "baseline"])
+@pytest.mark.parametrize("stage", ["generate", "train", "evaluate", "report", "baseline", "probe"])
 def test_every_stage_refuses_bad_params_and_writes_nothing(tmp_path, tiny_raw, capsys, stage):
     params = _write(tmp_path, _set(tiny_raw, "sweep.bptt_size", [7]))
     entry, argv = _stage_calls(tmp_path, params)[stage]
@@ -200,12 +205,21 @@ def test_every_stage_refuses_bad_params_and_writes_nothing(tmp_path, tiny_raw, c
     assert list(tmp_path.iterdir()) == [params]
 
 
-@pytest.mark.parametrize("stage", ["train", "evaluate", "report", "baseline"])
+@pytest.mark.parametrize("stage", ["train", "evaluate", "report", "baseline", "probe"])
 def test_every_stage_names_a_missing_input_and_writes_nothing(tmp_path, tiny_raw, capsys, stage):
     params = _write(tmp_path, tiny_raw)
     entry, argv = _stage_calls(tmp_path, params)[stage]
     assert entry(argv) == 2
     assert "not found" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [params]
+
+
+def test_the_probe_stage_refuses_a_cell_that_is_not_probed(tmp_path, tiny_raw, capsys):
+    params = _write(tmp_path, tiny_raw)
+    argv = ["--params", str(params), "--cell", "grid/SameRandom-Zeros-10", "--data", str(tmp_path),
+            "--model", str(tmp_path), "--out", str(tmp_path / "out"), "--record", str(tmp_path / "r.npz")]
+    assert probe.main(argv) == 2
+    assert "probe.grid: 'SameRandom-Zeros-10' is not listed" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [params]
 
 

@@ -81,6 +81,7 @@ def test_killed_training_leaves_no_output_and_repro_resumes(tmp_path):
     raw["data"]["seq_size"], raw["train"]["epochs"], raw["model"]["hidden_size"] = 400, 40, 32
     raw["sweep"] = {"data_type": ["SameRandom"], "initial_state_type": ["Random"], "bptt_size": [10]}
     raw["remedies"]["data_type"] = raw["architecture"]["data_type"] = ["SameRandom"]
+    raw["probe"]["grid"] = {"SameRandom-Random-10": "SameRandom"}
     root = make_project(tmp_path / "repo", raw)
     params = parse_params(raw)
     CELL = find_cell(params, CELL_NAME)
