@@ -276,6 +276,8 @@ DECOMPOSITION_LABELS = {
     "accuracy_gap": "whole gap (updating − frozen)",
     "replay_recovery": "from the states (replayed − fresh)",
     "within_epoch_accuracy_gap": "within the epoch (updating − replayed)",
+    "stale_state_part": "  of which: stale carried state (updating − own state)",
+    "last_update_part": "  of which: the last update (own state − replayed)",
 }
 
 
@@ -286,14 +288,31 @@ def decomposition(parts: pd.DataFrame, confidence: float) -> plt.Figure:
     figure, ax = plt.subplots(figsize=(WIDTH, 1.4 + 0.55 * len(cells)))
     sns.pointplot(data=data, y="cell", x="value", hue="part", order=cells,
                   hue_order=list(DECOMPOSITION_LABELS.values()), errorbar=interval_of(confidence, ACCURACY_DIFFERENCE),
-                  dodge=0.5, linestyle="none", markers=["o", "s", "D"], markersize=4, ax=ax)
+                  dodge=0.6, linestyle="none", markers=["o", "s", "D", "v", "^"], markersize=4, ax=ax)
     ax.axvline(0, color="0.3", linestyle="--", linewidth=1, zorder=0)
     ax.set_xlabel("accuracy difference (fraction of sequences)")
     ax.set_ylabel("")
     # 0.55 inch: clear of the tick labels and the axis label at any number of cells.
     _legend_below(ax, 0.55, ncol=1)
-    _heading(figure, "Where the gap comes from: the part the initial states carry, and the rest",
-             f"the two parts add up to the whole gap seed by seed; dashed: no difference; error bars: "
+    _heading(figure, "Where the gap comes from: the initial states, the carried state, the last update",
+             f"parts add up seed by seed (the last two to the within-epoch part); dashed: no difference; error "
+             f"bars: {confidence:.0%} t-interval")
+    return figure
+
+
+def lags(scores: pd.DataFrame, confidence: float) -> plt.Figure:
+    """scores: cell, lag (updates), replicate, accuracy (chunk level, at the probe points)."""
+    cells = list(dict.fromkeys(scores["cell"]))
+    figure, ax = plt.subplots(figsize=(WIDTH, 3.6))
+    sns.pointplot(data=scores, x="lag", y="accuracy", hue="cell", hue_order=cells, order=sorted(scores["lag"].unique()),
+                  errorbar=interval_of(confidence, ACCURACY), dodge=0.4, markers=["o", "s", "D", "v", "^"][:len(cells)],
+                  markersize=4, linewidth=1.2, ax=ax)
+    ax.set_xlabel("age of the weights that score the chunk (updates before the update pass's own)")
+    ax.set_ylabel("accuracy at the chunk's last step")
+    ax.set_ylim(0, 1.02)
+    _legend_below(ax, 0.55, ncol=2)
+    _heading(figure, "How fast the fit to a chunk fades as the weights move on",
+             f"each chunk from the state the update pass carried into it; 0: the update pass itself; error bars: "
              f"{confidence:.0%} t-interval across seeds")
     return figure
 

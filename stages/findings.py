@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from stages.params import Params, cell_name
+from stages.params import Params, cell_name, probe_cells
 from stages.stats import (ACCURACY, ACCURACY_DIFFERENCE, NON_NEGATIVE, UNBOUNDED, Interval, holm, one_sided_p,
                           seeds_needed, t_interval)
 
@@ -36,10 +36,12 @@ PASSES, FAILS_CHECK = "passes", "fails"
 
 def bounds_of(metric: str) -> tuple[float, float]:
     """The range a metric of the study can take, so that no interval leaves it."""
-    if metric.endswith("accuracy_gap") or metric.endswith("_recovery"):
+    if metric.endswith("accuracy_gap") or metric.endswith("_recovery") or metric.endswith("_part"):
         return ACCURACY_DIFFERENCE
-    if metric.endswith("accuracy"):
+    if metric.endswith("accuracy") or metric.endswith("_rate"):
         return ACCURACY
+    if metric.endswith("_distance") or metric.endswith("_difference"):
+        return NON_NEGATIVE
     if metric.endswith("loss"):
         return NON_NEGATIVE
     if metric == "onset_epoch":
@@ -381,6 +383,37 @@ def capacity_findings(results: Results, params: Params) -> list[Finding]:
     return found
 
 
+def probe_findings(results: Results, probed: list[str]) -> list[Finding]:
+    """For each probed cell of `results`: does the carried state, written by earlier weights, carry the update
+    pass's edge at the last chunk (stage `probe`)? The alternatives it is tested against are the last update (the
+    other part of the within-epoch gap) and the initial states (the part that replaying them recovers)."""
+    found = []
+    for cell in probed:
+        if not results.has(cell):
+            continue
+        key = "stale_state_" + cell.replace("/", "_").replace("-", "_")
+        title = (f"Staleness (`{cell}`): the update pass's edge at the last chunk lies in the carried state that "
+                 "earlier weights wrote; the same weights, from the same initial state but on the state they compute "
+                 "themselves, lose it")
+        rule = (f"rests on the paired accuracy at the last chunk of the replayed last update pass minus that of the "
+                f"same weights on their own state (same seed, weights, initial states and sequences; only who wrote "
+                f"the state differs) against the margin {results.margin:g}: holds above it, does not hold below it; "
+                f"tested only where the update pass classifies (accuracy interval above "
+                f"{results.accuracy_threshold:.2f})")
+        r = results
+        evidence = (f"`{cell}`: accuracy updating {r.text(cell, 'update_pass_accuracy', 2)}, own state "
+                    f"{r.text(cell, 'own_state_accuracy', 2)}, final weights from the replayed states "
+                    f"{r.text(cell, 'train_replayed_accuracy', 2)}; stale carried state "
+                    f"{r.text(cell, 'stale_state_part', 2)}, the last update {r.text(cell, 'last_update_part', 2)}")
+        if not r.above_chance(cell, "update_pass_accuracy"):
+            found.append(Finding(key, title, False, NOT_TESTED, f"the update pass never classified above chance, so "
+                                 f"it has no edge to place; {evidence}", rule, cell=cell))
+            continue
+        found.append(_pending(key, title, False, evidence, rule,
+                              r.compare(cell, "stale_state_part", r.margin, True), cell=cell))
+    return found
+
+
 def remedy_finding(results: Results, key: str, label: str, unlearnable: str, learnable: str,
                    gap_by_construction: bool = False) -> Finding:
     title = f"Remedy: {label} closes the gap on `SameRandom` and still learns `DiffDistRandom`"
@@ -419,16 +452,9 @@ def remedy_cells(params: Params) -> list[tuple[str, str, str, str]]:
 
 
 def decomposition_cells(params: Params) -> list[str]:
-    """The cells whose gap the report splits into parts: the headline cell, `DiffDistRandom` with zero and with
-    random states (a gap that the initial states cannot explain, and one they might), and the write-up's loop on
-    each real data set, where params.yaml runs them."""
-    cells = [_grid(params, data_type, states) for data_type, states in (
-        ("SameRandom", "Random"), ("DiffDistRandom", "Zeros"), ("DiffDistRandom", "Random"))
-        if data_type in params.sweep.data_type and states in params.sweep.initial_state_type]
-    if "per_chunk" in params.realdata.protocol:
-        cells += [cell_name("real", data_type=dataset, protocol="per_chunk", initial_state_type=state)
-                  for dataset in params.realdata.dataset for state in params.realdata.initial_state_type]
-    return cells
+    """The cells whose gap the report splits into parts: the key cells that stage `probe` records (`probe.grid`,
+    `probe.real`)."""
+    return probe_cells(params)
 
 
 def real_counterparts(params: Params, dataset: str) -> dict[str, str]:
@@ -506,6 +532,33 @@ def _exact_control(results: Results, title: str, cell: str, metrics: list[str], 
     worst = float(np.max(np.abs(values - expected)))
     measured = f"largest deviation {worst:.2g} over {len(values)} values ({', '.join(metrics)})"
     return Control(title, shown, measured, PASSES if worst < 1e-6 else FAILS_CHECK)
+
+
+def probe_controls(replicates: pd.DataFrame, params: Params) -> list[Control]:
+    """Checks of stage `probe` on every probed cell (toy and real): the replay is the run it describes, and on
+    `SameRandom` swapping the initial states of identical sequences swaps their predictions."""
+    found = []
+    for cell in probe_cells(params):
+        rows = replicates[replicates["cell"] == cell]
+        title = (f"`{cell}`: the last epoch, replayed from the start that training kept, reproduces every logged "
+                 f"loss and the saved final weights, and each recorded snapshot on its recorded state reproduces its "
+                 f"update's loss")
+        if rows.empty:
+            found.append(Control(title, "0 difference", f"`{cell}` is not part of this run", ABSENT))
+            continue
+        worst = float(rows[["replay_loss_difference", "replay_weights_difference",
+                            "recording_loss_difference"]].to_numpy().max())
+        found.append(Control(title, "0 difference", f"largest difference {worst:.2g}",
+                             PASSES if worst < 1e-6 else FAILS_CHECK))
+        if rows["trajectory_swapped_accuracy"].notna().all():
+            title = (f"`{cell}`: the two sequences of a pair are the same input, so swapping their initial states "
+                     f"swaps their predictions: accuracy from the swapped states = 1 − updating accuracy")
+            swapped = rows["trajectory_swapped_accuracy"] + rows["update_pass_accuracy"] - 1
+            worst = float(np.max(np.abs(swapped)))
+            found.append(Control(title, "0 difference", f"largest difference {worst:.2g} over {len(rows)} seeds "
+                                 f"(predictions flipped: {rows['swap_flip_rate'].mean():.2f} of the sequences)",
+                                 PASSES if worst < 1e-6 else FAILS_CHECK))
+    return found
 
 
 def controls(results: Results, params: Params) -> list[Control]:

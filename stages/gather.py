@@ -18,16 +18,26 @@ from stages.data import NUM_CLASSES, load_split
 from stages.evaluate import PASSES
 from stages.findings import bounds_of, decomposition_cells, remedy_cells, verdict_bptt
 from stages.io import read_json, require_file
-from stages.params import Cell, Params, cells
+from stages.params import Cell, Params, cells, probe_cells
 from stages.stats import t_interval
 from stages.sweep import EVALUATE_STAGE
 
 SUMMARY_METRICS = [
     "update_pass_loss", "frozen_pass_loss", "gap", "update_pass_accuracy", "frozen_pass_accuracy", "accuracy_gap",
-    "update_chunk_accuracy", "frozen_chunk_accuracy", "chunk_accuracy_gap",
+    "update_chunk_accuracy", "frozen_chunk_accuracy", "chunk_accuracy_gap", "train_replayed_chunk_accuracy",
     "train_replayed_loss", "train_fresh_loss", "train_zero_loss", "heldout_loss",
     "train_replayed_accuracy", "train_fresh_accuracy", "train_zero_accuracy", "heldout_accuracy", "replay_recovery",
     "within_epoch_accuracy_gap", "state_loss_gap", "within_epoch_loss_gap", "onset_epoch",
+]
+# Stage `probe`, for its cells only (NaN elsewhere): sequence-level scores at the last chunk of the replayed epoch,
+# the two parts of the within-epoch gap they give, chunk-level scores along the epoch, and the replay's exactness.
+PROBE_FINAL = ("own_state", "trajectory_fresh", "trajectory_zero", "trajectory_heldout", "trajectory_swapped")
+PROBE_METRICS = [
+    *(f"{name}_accuracy" for name in PROBE_FINAL), "stale_state_part", "last_update_part",
+    *(f"{name}_chunk_accuracy" for name in PROBE_FINAL if name != "own_state"),
+    "own_state_points_chunk_accuracy", "update_points_chunk_accuracy", "stale_state_chunk_part",
+    "relative_state_distance", "swap_flip_rate",
+    "replay_loss_difference", "replay_weights_difference", "recording_loss_difference",
 ]
 
 
@@ -55,18 +65,42 @@ def updates_to_threshold(update_losses: np.ndarray, threshold: float) -> np.ndar
     return first
 
 
-def gather(params: Params, train_dir: Path, evaluate_dir: Path) -> dict[str, pd.DataFrame]:
+def probe_columns(probe: dict, position: int) -> dict:
+    """One seed's columns from a probe file (stage `probe`): scores, parts and the lag curve."""
+    final, chunk, own = probe["final_step"], probe["chunk"], probe["own_state"]
+    row = {f"{name}_accuracy": final[name]["accuracy"][position] if name in final else math.nan
+           for name in PROBE_FINAL}
+    row |= {f"{name}_chunk_accuracy": chunk[name]["accuracy"][position] if name in chunk else math.nan
+            for name in PROBE_FINAL if name != "own_state"}
+    row["probe_update_accuracy"] = final["update"]["accuracy"][position]
+    row["own_state_points_chunk_accuracy"] = own["own"]["accuracy"][position]
+    row["update_points_chunk_accuracy"] = own["update"]["accuracy"][position]
+    row["relative_state_distance"] = own["relative_state_distance"][position]
+    row["swap_flip_rate"] = probe["swap_flips"][position] if probe["swap_flips"] is not None else math.nan
+    row |= {f"lag_{lag}_chunk_accuracy": scores["accuracy"][position]
+            for lag, scores in probe["lags"].items() if lag != "points"}
+    exact = probe["exactness"]
+    row |= {"replay_loss_difference": exact["update_loss_max_difference"],
+            "replay_weights_difference": exact["final_weights_max_difference"],
+            "recording_loss_difference": exact["recording_loss_max_difference"]}
+    return row
+
+
+def gather(params: Params, train_dir: Path, evaluate_dir: Path, probe_dir: Path) -> dict[str, pd.DataFrame]:
     """Tidy tables: per cell and seed; per epoch, seed and pass; per chunk of the last epoch; re-learning speed."""
     onset_threshold, relearn_threshold = params.report.onset_loss, params.report.relearn_loss
     bptt = verdict_bptt(params)
+    probed = probe_cells(params)
     rows, epoch_tables, chunk_tables, relearn_tables, score_tables = [], [], [], [], []
     for cell in cells(params):
         folder = train_dir / cell.name
         history = pd.read_csv(require_file(folder / "epochs.csv", f"training history of {cell.name}"))
         last = history[history["epoch"] == history["epoch"].max()].sort_values("replicate")
-        metrics = None
+        metrics = probe = None
         if cell.family != "onset":
             metrics = read_json(require_file(evaluate_dir / f"{cell.name}.json", f"metrics of {cell.name}"))
+        if cell.name in probed:
+            probe = read_json(require_file(probe_dir / f"{cell.name}.json", f"probes of {cell.name}"))
         for position, replicate_row in enumerate(last.itertuples()):
             replicate = int(replicate_row.replicate)
             row = {
@@ -101,6 +135,14 @@ def gather(params: Params, train_dir: Path, evaluate_dir: Path) -> dict[str, pd.
             row["within_epoch_accuracy_gap"] = row["update_pass_accuracy"] - row["train_replayed_accuracy"]
             row["state_loss_gap"] = row["train_fresh_loss"] - row["train_replayed_loss"]
             row["within_epoch_loss_gap"] = row["train_replayed_loss"] - row["update_pass_loss"]
+            row |= probe_columns(probe, position) if probe else {}
+            # The within-epoch part in two parts that add up to it (stage `probe`, at the last chunk): the carried
+            # state that earlier weights wrote against the state the same weights compute themselves, and those
+            # weights against the final ones (one update later), each on its own state.
+            row["stale_state_part"] = row["update_pass_accuracy"] - row.get("own_state_accuracy", math.nan)
+            row["last_update_part"] = row.get("own_state_accuracy", math.nan) - row["train_replayed_accuracy"]
+            row["stale_state_chunk_part"] = (row.get("update_points_chunk_accuracy", math.nan)
+                                             - row.get("own_state_points_chunk_accuracy", math.nan))
             rows.append(row)
         score_tables.append(pd.DataFrame({
             "cell": cell.name, "epoch": history["epoch"], "replicate": history["replicate"],
@@ -143,7 +185,9 @@ def summarise(replicates: pd.DataFrame, confidence: float) -> pd.DataFrame:
                    "hidden_size", "learning_rate", "examples_per_class", "epochs"]
     for _, group in replicates.groupby("cell", sort=False):
         head = group.iloc[0]
-        for metric in SUMMARY_METRICS:
+        probed = [m for m in [*PROBE_METRICS, *(c for c in group.columns if c.startswith("lag_"))]
+                  if m in group and group[m].notna().any()]
+        for metric in SUMMARY_METRICS + probed:
             interval = t_interval(group[metric], confidence, bounds_of(metric))
             rows.append({**{k: head[k] for k in descriptors}, "metric": metric, "mean": interval.mean,
                          "low": interval.low, "high": interval.high, "seeds": interval.n})
@@ -193,6 +237,10 @@ def figure_tables(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, 
     parts = replicates[replicates["cell"].isin(decomposed)].melt(
         id_vars=["cell", "replicate"], value_vars=list(figures.DECOMPOSITION_LABELS), var_name="part",
         value_name="value")
+    lag_columns = [c for c in replicates.columns if c.startswith("lag_")]
+    lag_scores = replicates[replicates["cell"].isin(decomposed)].melt(
+        id_vars=["cell", "replicate"], value_vars=lag_columns, var_name="lag", value_name="accuracy")
+    lag_scores["lag"] = lag_scores["lag"].str.removeprefix("lag_").str.removesuffix("_chunk_accuracy").astype(int)
     grid_summary = tables["summary"][(tables["summary"]["family"] == "grid") & (tables["summary"]["metric"] == "gap")]
     on_axis = replicates[replicates["family"] == "capacity"]
     capacity_scores = on_axis.assign(sequences=on_axis["examples_per_class"] * NUM_CLASSES).melt(
@@ -215,6 +263,8 @@ def figure_tables(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, 
             gap=grid_summary["mean"]),
         "mechanism": mechanism,
         "decomposition": parts.sort_values("cell", key=lambda cell: cell.map(decomposed.index), kind="stable"),
+        "lags": lag_scores.sort_values(["lag", "cell"], key=lambda c: c.map(decomposed.index) if c.name == "cell"
+                                       else c, kind="stable"),
         "relearning": shown,
         "remedies": pd.concat(comparison, ignore_index=True),
         "onset": replicates[replicates["family"] == "onset"][["hidden_size", "learning_rate", "replicate",
@@ -231,8 +281,9 @@ def real_rows(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
 
 
 def timing_table(params: Params, timing_dir: Path) -> pd.DataFrame:
-    """Wall time of every cell's training and evaluation stage, from the timing files (outputs of those stages)."""
-    rows = []
+    """Wall time of every cell's training, evaluation and probe stages, from the timing files (outputs of those
+    stages)."""
+    rows, probed = [], probe_cells(params)
     for cell in cells(params):
         train = read_json(require_file(timing_dir / f"{cell.name}.train.json", f"training wall time of {cell.name}"))
         evaluate = (read_json(require_file(timing_dir / f"{cell.name}.evaluate.json",
@@ -241,6 +292,9 @@ def timing_table(params: Params, timing_dir: Path) -> pd.DataFrame:
         rows.append({"cell": cell.name, "family": cell.family, "training_seconds": train["seconds"],
                      "seconds_per_epoch": train["seconds_per_epoch"],
                      "evaluation_seconds": evaluate["seconds"] if evaluate else math.nan,
+                     "probe_seconds": (read_json(require_file(timing_dir / f"{cell.name}.probe.json",
+                                                              f"probe wall time of {cell.name}"))["seconds"]
+                                       if cell.name in probed else math.nan),
                      "device": train["device"], "threads": train["threads"]})
     return pd.DataFrame(rows)
 

@@ -22,12 +22,12 @@ import yaml
 from stages import figures, tables
 from stages.data import DIFF_DIST_SHIFT, NUM_CLASSES, load_split, num_classes
 from stages.findings import (ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, Control, Finding, Results,
-                             capacity_bound, controls, decide, decomposition_cells, real_counterparts, real_findings,
-                             remedy_cells, toy_findings, verdict_bptt)
+                             capacity_bound, controls, decide, decomposition_cells, probe_controls, probe_findings,
+                             real_counterparts, real_findings, remedy_cells, toy_findings, verdict_bptt)
 from stages.gather import environment, figure_tables, gather, input_table, real_rows, timing_table
 from stages.io import atomic_path, read_json, require_file, write_json, write_table, write_text
 from stages.page import render_page
-from stages.params import REAL_DATASETS, Params, ParamsError, cells, load_params
+from stages.params import REAL_DATASETS, Params, ParamsError, cells, load_params, probe_cells
 from stages.summary import summary_text
 from stages.sweep import EVALUATE_STAGE
 
@@ -105,29 +105,30 @@ def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: l
         real_cell_of={key: cell for dataset in real_classes
                       for key, cell in real_counterparts(params, dataset).items()},
         environment=environment(), timing=timing,
-        total_seconds=timing["training_seconds"].sum() + timing["evaluation_seconds"].sum(skipna=True),
+        total_seconds=(timing["training_seconds"].sum() + timing["evaluation_seconds"].sum(skipna=True)
+                       + timing["probe_seconds"].sum(skipna=True)),
         citation=citation(), shift=DIFF_DIST_SHIFT, bound=capacity_bound(params),
     )
 
 
 def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_dir: Path, timing_dir: Path,
-                 baseline_dir: Path, out: Path) -> None:
-    frames = gather(params, train_dir, evaluate_dir)
+                 baseline_dir: Path, probe_dir: Path, out: Path) -> None:
+    frames = gather(params, train_dir, evaluate_dir, probe_dir)
     frames["inputs"] = input_table(params, sequences_dir)
     frames["timing"] = timing_table(params, timing_dir)
     confidence, margin = params.replicates.confidence, params.report.chance_margin
     toy = Results(frames["replicates"][frames["replicates"]["family"] != "real"], confidence, NUM_CLASSES, margin)
-    findings = toy_findings(toy, params, frames["epoch_scores"])
+    findings = toy_findings(toy, params, frames["epoch_scores"]) + probe_findings(toy, probe_cells(params))
     # The number of classes from the labels the generate stage wrote, never assumed.
     real_classes = {dataset: num_classes(load_split(sequences_dir / dataset, "train"))
                     for dataset in params.realdata.dataset}
     real = {dataset: Results(real_rows(frames["replicates"], dataset), confidence, classes, margin)
             for dataset, classes in real_classes.items()}
     for dataset, results in real.items():
-        findings += real_findings(results, dataset)
+        findings += real_findings(results, dataset) + probe_findings(results, probe_cells(params))
     # Primary findings first: they are the family the report leads with.
     findings = sorted(decide(findings, confidence, params.report.power), key=lambda f: not f.primary)
-    checks = controls(toy, params)
+    checks = controls(toy, params) + probe_controls(frames["replicates"], params)
     frames["findings"] = findings_frame(findings)
     frames["controls"] = pd.DataFrame([dataclasses.asdict(check) for check in checks])
     summary = summary_text(findings, toy, real, checks, confidence)
@@ -142,6 +143,7 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
         "final_gap": figures.final_gap,
         "mechanism": lambda t: figures.mechanism(t, 1 / NUM_CLASSES, level),
         "decomposition": lambda t: figures.decomposition(t, level),
+        "lags": lambda t: figures.lags(t, level),
         "relearning": lambda t: figures.relearning(t, level, params.report.relearn_loss),
         "remedies": lambda t: figures.remedies(t, 1 / NUM_CLASSES, params.report.chance_margin, level),
         "onset": lambda t: figures.onset(t, params.train.epochs),
@@ -185,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evaluate", required=True, type=Path)
     parser.add_argument("--timing", required=True, type=Path, help="folder of the training and evaluation wall times")
     parser.add_argument("--baseline", required=True, type=Path, help="folder of the baseline_real stage's scores")
+    parser.add_argument("--probe", required=True, type=Path, help="folder of the probe stages' results")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     try:
@@ -199,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                 required.append(args.timing / f"{cell.name}.evaluate.json")
             for path in required:
                 require_file(path, f"output of cell {cell.name}")
+        for name in probe_cells(params):
+            require_file(args.probe / f"{name}.json", f"probes of cell {name}")
         for data_type in (*params.sweep.data_type, *params.realdata.dataset):
             load_split(args.sequences / data_type, "train")
         for dataset in params.realdata.dataset:
@@ -206,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ParamsError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    write_report(params, args.sequences, args.train, args.evaluate, args.timing, args.baseline, args.out)
+    write_report(params, args.sequences, args.train, args.evaluate, args.timing, args.baseline, args.probe, args.out)
     print(f"wrote {args.out / 'report.md'} and {args.out / 'index.html'}")
     return 0
 

@@ -68,6 +68,20 @@ def summary_text(findings: list[Finding], toy: Results, real: dict[str, Results]
             f"{int(most['sequences'])}. That the gap shrinks as the sequences outnumber the states: "
             f"{badge(shrinks.verdict)}; that it survives at {int(most['sequences']) / bound:g} times the "
             f"bound, as the write-up's remark about thousands of sequences implies: {_decision(persists)}.")
+    # Zero initial states leave gaps that the write-up's explanation cannot cover; stage `probe` places them.
+    stale = [finding for finding in findings if finding.key.startswith("stale_state_") and finding.cell
+             and "-Zeros" in finding.cell and finding.verdict != NOT_TESTED]
+    if stale:
+        def scores(finding: Finding) -> str:
+            results = toy if finding.cell.startswith("grid/") else next(
+                r for r in real.values() if r.has(finding.cell))
+            return (f"`{finding.cell}`: updating {results.text(finding.cell, 'update_pass_accuracy', 2)}, own state "
+                    f"{results.text(finding.cell, 'own_state_accuracy', 2)}, {badge(finding.verdict)}")
+        sentences.append(
+            "Zero initial states leave gaps that the write-up's explanation cannot cover. Replaying the last epoch "
+            "shows where they lie: that the update pass's edge at the last chunk is the carried state, written by "
+            "earlier weights, which the same weights lose when they compute the state themselves from the same start "
+            f"({'; '.join(scores(finding) for finding in stale)}).")
     failed = [check for check in checks if check.check == FAILS_CHECK]
     if failed:  # a control that fails means a bug in the pipeline: the reader must see it first
         sentences.insert(0, f"Warning: {len(failed)} of {len(checks)} controls, results true by construction, fail "

@@ -196,7 +196,7 @@ def timing(table: pd.DataFrame) -> str:
     return markdown(pd.DataFrame([{
         "cell": f"`{row.cell}`", "training (s)": seconds_text(row.training_seconds),
         "s / epoch": seconds_text(row.seconds_per_epoch), "evaluation (s)": seconds_text(row.evaluation_seconds),
-        "device, threads": f"{row.device}, {row.threads}",
+        "probes (s)": seconds_text(row.probe_seconds), "device, threads": f"{row.device}, {row.threads}",
     } for row in table.itertuples()]))
 
 
@@ -260,7 +260,8 @@ def _reading(summary: pd.DataFrame, cell: str, fixed_states: bool) -> str:
         return ("the initial states are the same in every pass here, so none of the gap is theirs: all of it lies "
                 "within the epoch" + ("" if above["within"] else " (its interval still covers 0)"))
     if above["states"] and not above["within"]:
-        return "the initial states carry it (the write-up's explanation); the rest covers 0"
+        return ("the write-up's explanation is the whole story here: the initial states carry the gap, and the rest "
+                "covers 0")
     if above["within"] and not above["states"]:
         return "the initial states do not carry it: the update pass's edge lies within the epoch"
     if above["states"] and above["within"]:
@@ -287,3 +288,64 @@ def decomposition(summary: pd.DataFrame, decomposed: list[str], replicates: pd.D
             "reading": _reading(summary, cell, fixed),
         })
     return markdown(pd.DataFrame(rows)) if rows else "No cell of this run is decomposed.\n"
+
+
+def _probe_reading(summary: pd.DataFrame, cell: str) -> str:
+    """Which part carries the within-epoch gap, read from the intervals of its two parts (descriptive)."""
+    within, stale, last = (_interval(summary, cell, m) for m in
+                           ("within_epoch_accuracy_gap", "stale_state_part", "last_update_part"))
+    if within is None or stale is None or last is None:
+        return "–"
+    if within[1] <= 0 <= within[2]:
+        return "nothing to split: the within-epoch part covers 0"
+    parts = {"the stale carried state": stale, "the last update": last}
+    carried = [name for name, part in parts.items() if part[1] > 0]
+    if len(carried) == 2:
+        return "both parts carry some of it"
+    if not carried:
+        return "undecided: neither part's interval is above 0 at this many seeds"
+    (other,) = [part for name, part in parts.items() if name not in carried]
+    return f"{carried[0]} carries it" + ("; the other part covers 0" if other[1] <= 0 <= other[2] else "")
+
+
+def probe_parts(summary: pd.DataFrame, probed: list[str], replicates: pd.DataFrame) -> str:
+    """Each probed cell's within-epoch gap (sequence level, the last chunk) and its two parts, with a reading."""
+    rows = []
+    for cell in probed:
+        if replicates[replicates["cell"] == cell].empty:
+            continue
+        rows.append({
+            "cell": f"`{cell}`",
+            "within the epoch (updating − replayed)": interval_text(summary, cell, "within_epoch_accuracy_gap", 2),
+            "stale carried state (updating − own state)": interval_text(summary, cell, "stale_state_part", 2),
+            "the last update (own state − replayed)": interval_text(summary, cell, "last_update_part", 2),
+            "own state, probe points (chunk level)": interval_text(summary, cell, "own_state_points_chunk_accuracy",
+                                                                   2),
+            "updating, probe points (chunk level)": interval_text(summary, cell, "update_points_chunk_accuracy", 2),
+            "carried − own state, relative distance": interval_text(summary, cell, "relative_state_distance", 2),
+            "reading": _probe_reading(summary, cell),
+        })
+    return markdown(pd.DataFrame(rows)) if rows else "No cell of this run is probed.\n"
+
+
+def trajectory(summary: pd.DataFrame, probed: list[str], replicates: pd.DataFrame, lags: tuple[int, ...]) -> str:
+    """Chunk-level accuracy along the last epoch of each probed cell: the update pass, older weights on the same
+    carried states, the same weight trajectory from other initial states and on held-out sequences, and the final
+    weights."""
+    rows = []
+    oldest = max(lags)
+    for cell in probed:
+        if replicates[replicates["cell"] == cell].empty:
+            continue
+        rows.append({
+            "cell": f"`{cell}`",
+            "updating": interval_text(summary, cell, "update_chunk_accuracy", 2),
+            f"weights {oldest} updates old, carried state": interval_text(summary, cell,
+                                                                          f"lag_{oldest}_chunk_accuracy", 2),
+            "trajectory, fresh states": interval_text(summary, cell, "trajectory_fresh_chunk_accuracy", 2),
+            "trajectory, zero states": interval_text(summary, cell, "trajectory_zero_chunk_accuracy", 2),
+            "trajectory, held-out sequences": interval_text(summary, cell, "trajectory_heldout_chunk_accuracy", 2),
+            "final weights, replayed states": interval_text(summary, cell, "train_replayed_chunk_accuracy", 2),
+            "final weights, fresh states (frozen)": interval_text(summary, cell, "frozen_chunk_accuracy", 2),
+        })
+    return markdown(pd.DataFrame(rows)) if rows else "No cell of this run is probed.\n"

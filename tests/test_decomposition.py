@@ -8,7 +8,7 @@ import pytest
 
 from stages.findings import decomposition_cells
 from stages.params import parse_params
-from stages.tables import _reading, decomposition
+from stages.tables import _probe_reading, _reading, decomposition
 
 CELL = "grid/X-Random-10"
 
@@ -20,7 +20,7 @@ def _summary(gap: tuple, states: tuple, within: tuple) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("states, within, expected", [
-    ((0.4, 0.2, 0.6), (0.05, -0.1, 0.2), "the initial states carry it"),
+    ((0.4, 0.2, 0.6), (0.05, -0.1, 0.2), "the write-up's explanation is the whole story here"),
     ((0.05, -0.1, 0.2), (0.4, 0.2, 0.6), "the initial states do not carry it"),
     ((0.3, 0.1, 0.5), (0.2, 0.05, 0.35), "both parts"),
     ((0.2, -0.1, 0.5), (0.2, -0.1, 0.5), "undecided"),
@@ -40,14 +40,26 @@ def test_with_fixed_initial_states_the_whole_gap_is_read_as_within_the_epoch():
     assert "none of the gap is theirs" in reading and "covers 0" not in reading
 
 
-def test_the_decomposed_cells_follow_params_and_skip_what_is_not_run(tiny_raw):
+def test_the_decomposed_cells_are_the_probed_cells_of_params(tiny_raw):
     params = parse_params(tiny_raw)
     assert decomposition_cells(params) == [
-        "grid/SameRandom-Random-10", "grid/DiffDistRandom-Zeros-10", "grid/DiffDistRandom-Random-10",
-        "real/ACSF1-per_chunk-Random"]
-    tiny_raw["sweep"]["initial_state_type"] = ["Random"]
-    tiny_raw["realdata"]["protocol"] = ["per_sequence"]
-    assert decomposition_cells(parse_params(tiny_raw)) == ["grid/SameRandom-Random-10", "grid/DiffDistRandom-Random-10"]
+        "grid/SameRandom-Random-10", "grid/DiffDistRandom-Zeros-10", "real/ACSF1-per_chunk-Random"]
+    tiny_raw["probe"]["grid"] = {"DiffDistRandom-Random-10": "DiffDistRandom"}
+    assert decomposition_cells(parse_params(tiny_raw)) == ["grid/DiffDistRandom-Random-10",
+                                                           "real/ACSF1-per_chunk-Random"]
+
+
+@pytest.mark.parametrize("stale, last, expected", [
+    ((0.3, 0.2, 0.4), (0.0, -0.1, 0.1), "the stale carried state carries it; the other part covers 0"),
+    ((0.0, -0.1, 0.1), (0.3, 0.2, 0.4), "the last update carries it; the other part covers 0"),
+    ((0.2, 0.1, 0.3), (0.1, 0.05, 0.2), "both parts"),
+    ((0.2, -0.1, 0.5), (0.1, -0.1, 0.3), "undecided"),
+])
+def test_the_part_of_the_within_epoch_gap_whose_interval_lies_above_zero_is_said_to_carry_it(stale, last, expected):
+    within = (stale[0] + last[0], 0.2, 0.5)
+    rows = [{"cell": CELL, "metric": metric, "mean": m, "low": lo, "high": hi} for metric, (m, lo, hi) in (
+        ("within_epoch_accuracy_gap", within), ("stale_state_part", stale), ("last_update_part", last))]
+    assert _probe_reading(pd.DataFrame(rows), CELL).startswith(expected)
 
 
 def test_a_run_without_decomposed_cells_says_so():

@@ -79,9 +79,21 @@ def decomposition_table() -> pd.DataFrame:
         for r in range(SEEDS):
             states = 0.0 if "Zeros" in cell else float(rng.uniform(0.0, 1.0))
             within = float(rng.uniform(-0.2, 1.0 - states))
+            stale = float(rng.uniform(0.0, 1.0)) * within
             for part, value in (("accuracy_gap", states + within), ("replay_recovery", states),
-                                ("within_epoch_accuracy_gap", within)):
+                                ("within_epoch_accuracy_gap", within), ("stale_state_part", stale),
+                                ("last_update_part", within - stale)):
                 rows.append({"cell": cell, "replicate": r, "part": part, "value": value})
+    return pd.DataFrame(rows)
+
+
+def lags_table() -> pd.DataFrame:
+    # Accuracies near 1 for young weights and near chance for old ones: bars must stay inside [0, 1].
+    rng = _rng(10)
+    rows = [{"cell": cell, "lag": lag, "replicate": r,
+             "accuracy": float(np.clip(rng.normal(1.0 - lag / 100, 0.05), 0, 1))}
+            for cell in ("grid/SameRandom-Random-10", "grid/DiffDistRandom-Zeros-10", "real/ACSF1-per_chunk-Zeros")
+            for lag in (0, 1, 5, 20, 50) for r in range(SEEDS)]
     return pd.DataFrame(rows)
 
 
@@ -156,6 +168,7 @@ DRAWINGS = {
     "final_gap": lambda: figures.final_gap(final_gap_table()),
     "mechanism": lambda: figures.mechanism(mechanism_table(), 0.5, CONFIDENCE),
     "decomposition": lambda: figures.decomposition(decomposition_table(), CONFIDENCE),
+    "lags": lambda: figures.lags(lags_table(), CONFIDENCE),
     "relearning": lambda: figures.relearning(relearn_table(), CONFIDENCE, 0.3),
     "remedies": lambda: figures.remedies(remedies_table(), 0.5, 0.1, CONFIDENCE),
     "onset": lambda: figures.onset(onset_table(), 10),

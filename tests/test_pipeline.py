@@ -17,7 +17,7 @@ import yaml
 from conftest import REPO, TINY, make_project, run
 
 from stages.findings import decomposition_cells
-from stages.params import cells, parse_params
+from stages.params import cells, parse_params, probe_cells
 from stages.sweep import (  # the stage names of each family, as dvc.yaml spells them
     EVALUATE_STAGE,
     TRAIN_STAGE,
@@ -43,7 +43,9 @@ def test_repro_runs_every_stage_of_every_cell(pipeline_run):
     names += [f"generate_real@{d}" for d in TINY["realdata"]["dataset"]]
     names += [f"baseline_real@{d}" for d in TINY["realdata"]["dataset"]]
     names += [f"{TRAIN_STAGE[c.family]}@{c.key}" for c in ALL_CELLS]
-    names += [f"{EVALUATE_STAGE[c.family]}@{c.key}" for c in EVALUATED] + ["report"]
+    names += [f"{EVALUATE_STAGE[c.family]}@{c.key}" for c in EVALUATED]
+    names += [f"probe@{key}" for key in TINY["probe"]["grid"]] + [f"probe_real@{key}" for key in TINY["probe"]["real"]]
+    names += ["report"]
     for name in names:
         assert f"Running stage '{name}'" in result.stdout, name
 
@@ -53,9 +55,10 @@ def test_every_declared_output_exists(pipeline_run):
     outputs = _declared_outputs(root)
     generated = (len(TINY["sweep"]["data_type"]) + len(TINY["capacity"]["examples_per_class"])
                  + 2 * len(TINY["realdata"]["dataset"]))
-    # generate, generate_capacity, generate_real + baseline_real; train: results + wall time; evaluate: results + wall time; report's
-    # five and its metrics file
-    assert len(outputs) == generated + 2 * len(ALL_CELLS) + 2 * len(EVALUATED) + 6
+    probed = len(TINY["probe"]["grid"]) + len(TINY["probe"]["real"])
+    # generate, generate_capacity, generate_real + baseline_real; train: results + wall time; evaluate: results + wall
+    # time; probe: results, recording and wall time; report's five and its metrics file
+    assert len(outputs) == generated + 2 * len(ALL_CELLS) + 2 * len(EVALUATED) + 3 * probed + 6
     for path in outputs:
         assert (root / path).exists(), path
 
@@ -87,7 +90,7 @@ def _without_timing(lock: dict) -> dict:
 def _without_wall_time_section(text: str) -> str:
     """The report (Markdown or HTML) with its wall times cut out: from the sentence giving their total to the end of
     the collapsed table of every cell's."""
-    start = text.index("Training and evaluation of all")
+    start = text.index("Training, evaluation and probes of all")
     table = text.index("Wall time per cell", start)
     return text[:start] + text[text.index("</details>", table):]
 
@@ -100,7 +103,10 @@ def _one_cell_of_each_family() -> list[str]:
         stages.append(f"{TRAIN_STAGE[family]}@{cell.key}")
         if family in EVALUATE_STAGE:
             stages.append(f"{EVALUATE_STAGE[family]}@{cell.key}")
-    return [*stages, "report"]
+    # A probed cell, retrained and replayed: the probes' results are byte-identical too.
+    probed = next(iter(TINY["probe"]["grid"]))
+    stages += [f"train@{probed}", f"evaluate@{probed}", f"probe@{probed}"]
+    return [*dict.fromkeys(stages), "report"]
 
 
 def test_forced_rerun_is_byte_identical_except_the_wall_times(pipeline_run):
@@ -133,6 +139,9 @@ def test_wall_time_of_every_cell_is_recorded_and_shown(pipeline_run):
     evaluated = timing[timing["cell"].isin([cell.name for cell in EVALUATED])]
     assert (evaluated["evaluation_seconds"] > 0).all()
     assert timing[~timing["cell"].isin(evaluated["cell"])]["evaluation_seconds"].isna().all()
+    probed = timing["cell"].isin(probe_cells(parse_params(TINY)))
+    assert probed.sum() == 3 and (timing[probed]["probe_seconds"] > 0).all()
+    assert timing[~probed]["probe_seconds"].isna().all()
     text = (root / "reports/report.md").read_text()
     for row in timing.itertuples():
         assert re.search(rf"\|\s*`{re.escape(row.cell)}`\s*\|\s*{re.escape(seconds_text(row.training_seconds))}\s*\|",
@@ -193,7 +202,7 @@ def test_no_interval_in_the_report_or_its_tables_leaves_the_range_of_its_quantit
 def test_the_html_page_holds_the_report_with_every_figure_embedded(pipeline_run):
     root, _ = pipeline_run
     page = (root / "reports/index.html").read_text()
-    assert page.count("data:image/png;base64,") == len(list((root / "reports/figures").glob("*.png"))) == 12
+    assert page.count("data:image/png;base64,") == len(list((root / "reports/figures").glob("*.png"))) == 13
     assert "src=\"figures/" not in page and "http://" not in page.replace("http://www.w3.org", "")
     assert "Findings" in page and "PyTorch" in page
 
@@ -298,6 +307,26 @@ def test_the_gap_splits_into_parts_that_add_up_seed_by_seed_and_the_report_shows
     section = text[text.index("### Where the gap comes from"):text.index("## 3. Remedies")]
     for cell in decomposition_cells(parse_params(TINY)):
         assert f"| `{cell}`" in section
+
+
+def test_the_within_epoch_part_splits_into_stale_state_and_last_update_for_every_probed_cell(pipeline_run):
+    root, _ = pipeline_run
+    replicates = pd.read_csv(root / "reports/tables/replicates.csv")
+    probed = replicates[replicates["cell"].isin(probe_cells(parse_params(TINY)))]
+    assert set(probed["cell"]) == set(probe_cells(parse_params(TINY)))
+    assert ((probed["stale_state_part"] + probed["last_update_part"] - probed["within_epoch_accuracy_gap"]).abs()
+            < 1e-5).all()
+    assert replicates[~replicates["cell"].isin(probed["cell"])]["stale_state_part"].isna().all()
+    assert (probed[["replay_loss_difference", "replay_weights_difference", "recording_loss_difference"]] == 0).all().all()
+    text = (root / "reports/report.md").read_text()
+    section = text[text.index("### Along the last epoch"):text.index("### How many initial states")]
+    for cell in probe_cells(parse_params(TINY)):
+        assert section.count(f"| `{cell}`") == 2  # the parts table and the trajectory table
+        assert f"Staleness (`{cell}`)" in text
+        assert f"`{cell}`: the last epoch, replayed from the start that training kept" in text
+    assert "![lags](figures/lags.png)" in section
+    lags = pd.read_csv(root / "reports/figures/lags.csv")
+    assert sorted(lags["lag"].unique()) == [0, *TINY["probe"]["lags"]]
 
 
 def test_what_to_do_table_has_a_row_per_protocol_with_its_verdict_and_cost(pipeline_run):
