@@ -28,8 +28,8 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import torch
 
 from stages.data import SPLITS, SequenceSet, cell_sequences, load_split
@@ -39,6 +39,9 @@ from stages.params import Cell, Params, ParamsError, find_cell, load_params, seq
 from stages.tbptt import run_pass
 from stages.train import (NumericsError, configure_numerics, pass_settings, replicate_seeds, resolve_device,
                           state_generators, state_source, write_timing)
+
+if TYPE_CHECKING:  # a fifth of a second to import, paid by every stage process: imported where used
+    import pandas as pd
 
 PASSES = ("train_replayed", "train_fresh", "train_zero", "heldout")
 
@@ -148,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         cell = find_cell(params, args.cell)
         device = resolve_device(params.train.device)
         model, last_update_states = load_model(args.model / "model.pt", params, cell, device)
+        import pandas as pd
+
         history = pd.read_csv(require_file(args.model / "epochs.csv", "training history"))
         # A missing file fails before any pass.
         splits = {split: cell_sequences(load_split(args.data, split), params, args.data, cell, split)
