@@ -14,7 +14,9 @@ from stages.data import generate_dataset
 from stages.model import initial_states
 from stages.params import ParamsError, find_cell, parse_params, probe_cells
 from stages.probe import pair_swap, probe_cell
-from stages.train import LAST_EPOCH_START, build_model, replicate_seeds, save_cell, state_generators, train_cell
+from stages.tbptt import run_pass
+from stages.train import (LAST_EPOCH_START, build_model, pass_settings, replicate_seeds, save_cell,
+                          state_generators, train_cell)
 
 PROBED = "grid/DiffDistRandom-Zeros-10"
 SWAPPED = "grid/SameRandom-Random-10"
@@ -109,6 +111,31 @@ def test_with_weights_that_do_not_move_the_carried_state_is_their_own_and_age_ch
     # The same weights along the whole trajectory: the own state at the last chunk is the update pass's.
     assert results["final_step"]["own_state"]["loss"] == pytest.approx(results["final_step"]["update"]["loss"],
                                                                        rel=1e-5)
+
+
+def test_with_weights_that_do_not_move_each_trajectory_is_a_frozen_pass_from_its_own_states(tiny_raw):
+    """The trajectories run each chunk with the weights of its update; when those never change, a trajectory is the
+    frozen pass of those weights from the same initial states, on the training or the held-out sequences."""
+    params, cell, splits, result = _trained(tiny_raw, SWAPPED)
+    start = copy.deepcopy(result.last_epoch_start)
+    for group in start["optimizer"]["param_groups"]:
+        group["lr"] = 0.0
+    results, _ = _probe(params, cell, splits, result, start)
+    model = build_model(params, cell, 2, torch.device("cpu"))
+    model.load_state_dict(start["model"])
+    # The probe draws its fresh states in this order: training sequences, then held-out ones.
+    generators = state_generators(replicate_seeds(params, 2, cell.replicates, root=params.probe.seed))
+    draw = lambda split: initial_states("Random", model=model, batch=splits[split].labels.shape[1],  # noqa: E731
+                                        generators=generators, device=torch.device("cpu"))
+    starts = {"trajectory_fresh": ("train", draw("train")), "trajectory_heldout": ("heldout", draw("heldout"))}
+    starts["trajectory_zero"] = ("train", torch.zeros_like(starts["trajectory_fresh"][1]))
+    with torch.no_grad():
+        for name, (split, states) in starts.items():
+            frozen = run_pass(model, torch.from_numpy(splits[split].inputs), torch.from_numpy(splits[split].labels),
+                              lambda batch, s=states: s, pass_settings(params, cell))
+            assert results["chunk"][name]["loss"] == pytest.approx(frozen.mean_loss.tolist(), rel=1e-5), name
+            assert results["final_step"][name]["loss"] == pytest.approx(frozen.final_step_loss.tolist(),
+                                                                        rel=1e-5), name
 
 
 def test_weights_that_move_leave_a_carried_state_that_differs_from_their_own(tiny_raw):
