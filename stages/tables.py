@@ -11,6 +11,7 @@ import pandas as pd
 from stages.data import NUM_CLASSES
 from stages.findings import ABSENT, FAILS, FAILS_CHECK, HOLDS, INCONCLUSIVE, NOT_TESTED, PASSES, Control, Finding
 from stages.params import Params
+from stages.stats import ACCURACY_DIFFERENCE, t_interval
 
 # Verdict words and the badge class the page styles them with (the word is always printed: never colour alone).
 BADGE_CLASS = {HOLDS: "holds", FAILS: "fails", INCONCLUSIVE: "inconclusive", NOT_TESTED: "not-tested",
@@ -329,9 +330,9 @@ def probe_parts(summary: pd.DataFrame, probed: list[str], replicates: pd.DataFra
 
 
 def trajectory(summary: pd.DataFrame, probed: list[str], replicates: pd.DataFrame, lags: tuple[int, ...]) -> str:
-    """Chunk-level accuracy along the last epoch of each probed cell: the update pass, older weights on the same
-    carried states, the same weight trajectory from other initial states and on held-out sequences, and the final
-    weights."""
+    """Chunk-level accuracy along the last epoch of each probed cell: the update pass (over the epoch, and at the
+    probe points where older weights are tried on the same carried states), the same weight trajectory from other
+    initial states and on held-out sequences, and the final weights."""
     rows = []
     oldest = max(lags)
     for cell in probed:
@@ -340,8 +341,9 @@ def trajectory(summary: pd.DataFrame, probed: list[str], replicates: pd.DataFram
         rows.append({
             "cell": f"`{cell}`",
             "updating": interval_text(summary, cell, "update_chunk_accuracy", 2),
-            f"weights {oldest} updates old, carried state": interval_text(summary, cell,
-                                                                          f"lag_{oldest}_chunk_accuracy", 2),
+            "updating, probe points": interval_text(summary, cell, "lag_0_chunk_accuracy", 2),
+            f"weights {oldest} updates older, same carried states, probe points": interval_text(
+                summary, cell, f"lag_{oldest}_chunk_accuracy", 2),
             "trajectory, fresh states": interval_text(summary, cell, "trajectory_fresh_chunk_accuracy", 2),
             "trajectory, zero states": interval_text(summary, cell, "trajectory_zero_chunk_accuracy", 2),
             "trajectory, held-out sequences": interval_text(summary, cell, "trajectory_heldout_chunk_accuracy", 2),
@@ -349,3 +351,27 @@ def trajectory(summary: pd.DataFrame, probed: list[str], replicates: pd.DataFram
             "final weights, fresh states (frozen)": interval_text(summary, cell, "frozen_chunk_accuracy", 2),
         })
     return markdown(pd.DataFrame(rows)) if rows else "No cell of this run is probed.\n"
+
+
+def lag_reading(replicates: pd.DataFrame, probed: list[str], lags: tuple[int, ...], margin: float,
+                confidence: float) -> str:
+    """Whether the fit to a chunk fades with the age of the weights: per cell, the paired difference (same seed,
+    chunks and carried states) between the oldest weights probed and the update pass's own, against the margin."""
+    oldest = max(lags)
+    read = {}
+    for cell in probed:
+        mine = replicates[replicates["cell"] == cell]
+        if mine.empty or f"lag_{oldest}_chunk_accuracy" not in mine:
+            continue
+        read[cell] = t_interval(mine[f"lag_{oldest}_chunk_accuracy"] - mine["lag_0_chunk_accuracy"], confidence,
+                                ACCURACY_DIFFERENCE)
+    if not read:
+        return ""
+    kept = [cell for cell, interval in read.items() if interval.low > -margin]
+    lost = [cell for cell, interval in read.items() if interval.high < -margin]
+    listed = "; ".join(f"`{cell}` {interval.text(2)}" for cell, interval in read.items())
+    return (f"Weights {oldest} updates older than the update pass's own, on the same carried states, score "
+            f"(older minus own, chunk level, {confidence:.0%} interval) {listed}. The fit outlives the {oldest} "
+            f"updates within the margin {margin:g} in {len(kept)} of {len(read)} probed cells and fades beyond it in "
+            f"{len(lost)}: where it outlives them, neither the drift of the weights nor a fit to the states they have "
+            f"just seen explains the update pass's edge.")
