@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -309,48 +310,48 @@ def _probe_reading(summary: pd.DataFrame, cell: str) -> str:
     return f"{carried[0]} carries it" + ("; the other part covers 0" if other[1] <= 0 <= other[2] else "")
 
 
-def probe_parts(summary: pd.DataFrame, probed: list[str], replicates: pd.DataFrame) -> str:
-    """Each probed cell's within-epoch gap (sequence level, the last chunk) and its two parts, with a reading."""
+def _probed_rows(summary: pd.DataFrame, probed: list[str], replicates: pd.DataFrame, columns: dict[str, str],
+                 reading: Callable[[pd.DataFrame, str], str] | None = None) -> str:
+    """One row per probed cell of this run: each column's interval (two digits), and a reading where given."""
     rows = []
     for cell in probed:
         if replicates[replicates["cell"] == cell].empty:
             continue
-        rows.append({
-            "cell": f"`{cell}`",
-            "within the epoch (updating − replayed)": interval_text(summary, cell, "within_epoch_accuracy_gap", 2),
-            "stale carried state (updating − own state)": interval_text(summary, cell, "stale_state_part", 2),
-            "the last update (own state − replayed)": interval_text(summary, cell, "last_update_part", 2),
-            "own state, probe points (chunk level)": interval_text(summary, cell, "own_state_points_chunk_accuracy",
-                                                                   2),
-            "updating, probe points (chunk level)": interval_text(summary, cell, "update_points_chunk_accuracy", 2),
-            "carried − own state, relative distance": interval_text(summary, cell, "relative_state_distance", 2),
-            "reading": _probe_reading(summary, cell),
-        })
+        row = {"cell": f"`{cell}`",
+               **{name: interval_text(summary, cell, metric, 2) for name, metric in columns.items()}}
+        if reading is not None:
+            row["reading"] = reading(summary, cell)
+        rows.append(row)
     return markdown(pd.DataFrame(rows)) if rows else "No cell of this run is probed.\n"
+
+
+def probe_parts(summary: pd.DataFrame, probed: list[str], replicates: pd.DataFrame) -> str:
+    """Each probed cell's within-epoch gap (sequence level, the last chunk) and its two parts, with a reading."""
+    return _probed_rows(summary, probed, replicates, {
+        "within the epoch (updating − replayed)": "within_epoch_accuracy_gap",
+        "stale carried state (updating − own state)": "stale_state_part",
+        "the last update (own state − replayed)": "last_update_part",
+        "own state, probe points (chunk level)": "own_state_points_chunk_accuracy",
+        "updating, probe points (chunk level)": "update_points_chunk_accuracy",
+        "carried − own state, relative distance": "relative_state_distance",
+    }, reading=_probe_reading)
 
 
 def trajectory(summary: pd.DataFrame, probed: list[str], replicates: pd.DataFrame, lags: tuple[int, ...]) -> str:
     """Chunk-level accuracy along the last epoch of each probed cell: the update pass (over the epoch, and at the
     probe points where older weights are tried on the same carried states), the same weight trajectory from other
     initial states and on held-out sequences, and the final weights."""
-    rows = []
     oldest = max(lags)
-    for cell in probed:
-        if replicates[replicates["cell"] == cell].empty:
-            continue
-        rows.append({
-            "cell": f"`{cell}`",
-            "updating": interval_text(summary, cell, "update_chunk_accuracy", 2),
-            "updating, probe points": interval_text(summary, cell, "lag_0_chunk_accuracy", 2),
-            f"weights {oldest} updates older, same carried states, probe points": interval_text(
-                summary, cell, f"lag_{oldest}_chunk_accuracy", 2),
-            "trajectory, fresh states": interval_text(summary, cell, "trajectory_fresh_chunk_accuracy", 2),
-            "trajectory, zero states": interval_text(summary, cell, "trajectory_zero_chunk_accuracy", 2),
-            "trajectory, held-out sequences": interval_text(summary, cell, "trajectory_heldout_chunk_accuracy", 2),
-            "final weights, replayed states": interval_text(summary, cell, "train_replayed_chunk_accuracy", 2),
-            "final weights, fresh states (frozen)": interval_text(summary, cell, "frozen_chunk_accuracy", 2),
-        })
-    return markdown(pd.DataFrame(rows)) if rows else "No cell of this run is probed.\n"
+    return _probed_rows(summary, probed, replicates, {
+        "updating": "update_chunk_accuracy",
+        "updating, probe points": "lag_0_chunk_accuracy",
+        f"weights {oldest} updates older, same carried states, probe points": f"lag_{oldest}_chunk_accuracy",
+        "trajectory, fresh states": "trajectory_fresh_chunk_accuracy",
+        "trajectory, zero states": "trajectory_zero_chunk_accuracy",
+        "trajectory, held-out sequences": "trajectory_heldout_chunk_accuracy",
+        "final weights, replayed states": "train_replayed_chunk_accuracy",
+        "final weights, fresh states (frozen)": "frozen_chunk_accuracy",
+    })
 
 
 def lag_reading(replicates: pd.DataFrame, probed: list[str], lags: tuple[int, ...], margin: float,
