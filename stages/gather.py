@@ -72,7 +72,6 @@ def probe_columns(probe: dict, position: int) -> dict:
            for name in PROBE_FINAL}
     row |= {f"{name}_chunk_accuracy": chunk[name]["accuracy"][position] if name in chunk else math.nan
             for name in PROBE_FINAL if name != "own_state"}
-    row["probe_update_accuracy"] = final["update"]["accuracy"][position]
     row["own_state_points_chunk_accuracy"] = own["own"]["accuracy"][position]
     row["update_points_chunk_accuracy"] = own["update"]["accuracy"][position]
     row["relative_state_distance"] = own["relative_state_distance"][position]
