@@ -87,6 +87,8 @@ class TrainParams:
     loss_on: str  # "last": loss at the last step of each chunk (the write-up); "every": at every step
     interleave_groups: int  # protocol interleaved: the sequences split into this many groups, updated in turn
     burn_in_steps: int  # protocol burn_in: steps replayed without loss or gradient to rebuild each chunk's state
+    sequences_per_update: int  # protocol per_sequence: sequences whose whole length one optimizer step averages
+    #                            over (0: every training sequence, one step per pass)
     seed: int  # initial weights and initial states of the training passes
     device: str  # cpu | cuda | auto
     flush_denormal: bool  # CPU: flush subnormal floats to zero (gradients fading over long chunks)
@@ -225,7 +227,15 @@ _POSITIVE = {
 }
 _NON_NEGATIVE = {
     "data.seed", "train.seed", "train.threads", "train.weight_decay", "evaluate.seed", "report.chance_margin",
-    "probe.seed",
+    "probe.seed", "train.sequences_per_update",
+}
+# A family's matrix axes: an empty list leaves the family out of the run (a profile that studies the grid alone).
+# The grid's axes and every other list stay non-empty.
+_MAY_BE_EMPTY = {
+    "remedies.protocol", "remedies.data_type", "remedies.initial_state_type",
+    "architecture.cell", "architecture.data_type", "architecture.initial_state_type",
+    "onset.hidden_size", "onset.learning_rate", "capacity.examples_per_class",
+    "realdata.dataset", "realdata.protocol", "realdata.initial_state_type",
 }
 _CHOICES = {
     "model.cell": RNN_CELLS,
@@ -297,7 +307,7 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
             values[name] = dict(value)
         elif get_origin(hint) is tuple:
             item_kind = get_args(hint)[0]
-            if not isinstance(value, list) or not value:
+            if not isinstance(value, list) or not (value or key in _MAY_BE_EMPTY):
                 raise ParamsError(f"{key}: expected a non-empty list, got {value!r}")
             items = tuple(_check_scalar(key, item, item_kind) for item in value)
             if len(set(items)) != len(items):
@@ -338,7 +348,7 @@ def _check_consistency(params: Params) -> None:
     generated = params.sweep.data_type
     for key, used in (("remedies.data_type", params.remedies.data_type),
                       ("architecture.data_type", params.architecture.data_type),
-                      ("onset.data_type", (params.onset.data_type,))):
+                      ("onset.data_type", (params.onset.data_type,) if cells(params, "onset") else ())):
         for data_type in used:
             if data_type not in generated:
                 raise ParamsError(f"{key}: {data_type!r} is not generated; add it to sweep.data_type {list(generated)}")

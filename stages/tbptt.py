@@ -6,7 +6,9 @@ boundary. The protocols differ in where each chunk's starting state comes from a
 
 - `per_chunk` (the write-up's loop): the state is carried from chunk to chunk (detached); one step after every chunk.
 - `per_sequence`: the same chunks and carried state, but the gradients of all chunks are accumulated (averaged) and
-  the optimizer steps once per pass, so the weights are frozen within a sequence.
+  the optimizer steps once per pass, so the weights are frozen within a sequence. With `sequences_per_update` k, the
+  sequences are shuffled into minibatches of k and the optimizer steps after each minibatch's whole length: as many
+  passes over the data, N / k steps per pass instead of one.
 - `stateless`: every chunk starts from a fresh initial state of the cell's mode; nothing is carried.
 - `interleaved`: the sequences are split into groups; each update takes the next chunk of one group, resuming each
   sequence's own stored state, and consecutive updates never share a sequence (TensorFlow's old state saver).
@@ -48,6 +50,7 @@ class PassSettings:
     grad_clip: float = 1.0  # maximum gradient norm per update, per replica
     burn_in_steps: int = 0  # protocol burn_in: steps replayed without loss or gradient before each chunk
     interleave_groups: int = 0  # protocol interleaved: groups of sequences updated in turn
+    sequences_per_update: int = 0  # protocol per_sequence: minibatch of whole sequences per step (0: all of them)
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -60,6 +63,8 @@ class PassSettings:
             raise ValueError(f"grad_clip: {self.grad_clip} must be positive")
         if self.burn_in_steps < 0:
             raise ValueError(f"burn_in_steps: {self.burn_in_steps} must be at least 0")
+        if self.sequences_per_update < 0:
+            raise ValueError(f"sequences_per_update: {self.sequences_per_update} must be at least 0")
         if self.protocol == "interleaved" and self.interleave_groups < 2:
             raise ValueError(f"interleave_groups: {self.interleave_groups}; protocol interleaved needs at least 2")
 
@@ -233,12 +238,16 @@ def run_pass(
     protocol = settings.protocol
     if not update and protocol in CARRIED:
         protocol = "per_chunk"
-    if protocol == "interleaved" and observer is not None:
-        raise ValueError(f"{where or 'run_pass'}: an observer follows one chunk after another; protocol interleaved "
-                         "updates groups in turn")
-    if protocol == "interleaved" and schedule_generator is None:
+    sequence_count = labels.shape[1]
+    minibatches = (update and protocol == "per_sequence"
+                   and 0 < settings.sequences_per_update < sequence_count)  # else one step over every sequence
+    scheduled = protocol == "interleaved" or minibatches
+    if scheduled and observer is not None:
+        raise ValueError(f"{where or 'run_pass'}: an observer follows one chunk after another; protocol {protocol} "
+                         "updates groups of sequences in turn")
+    if scheduled and schedule_generator is None:
         # Without its own generator the schedule would draw from the global one: unreproducible, and silently so.
-        raise ValueError(f"{where or 'run_pass'}: protocol interleaved needs a schedule_generator")
+        raise ValueError(f"{where or 'run_pass'}: protocol {protocol} needs a schedule_generator")
     with torch.set_grad_enabled(update):
         if protocol == "interleaved":
             groups = interleaved_groups(labels, interleave_groups, schedule_generator)
@@ -253,6 +262,26 @@ def run_pass(
                 )
                 stored[:, :, sequences] = new_state.detach()
                 bookkeeping.step(loss)
+            return bookkeeping.result()
+
+        if minibatches:
+            # One draw of initial states for the pass, as without minibatches; each minibatch starts from its share.
+            first_states = fresh_states(sequence_count)
+            shuffled = torch.randperm(sequence_count, generator=schedule_generator).tolist()
+            size = settings.sequences_per_update
+            for start in range(0, sequence_count, size):
+                batch = sorted(shuffled[start:start + size])
+                optimizer.zero_grad(set_to_none=True)
+                state = first_states[:, :, batch]
+                for chunk_index in range(count):
+                    if chunk_index:
+                        state = state.detach()
+                    loss, state = bookkeeping.chunk(
+                        chunks[chunk_index][:, batch], state, batch, chunk_index, chunk_index == count - 1
+                    )
+                    (loss.sum() / count).backward()
+                bookkeeping.step()
+            optimizer.zero_grad(set_to_none=True)
             return bookkeeping.result()
 
         if update and protocol == "per_sequence":

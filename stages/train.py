@@ -149,7 +149,7 @@ def pass_settings(params: Params, cell: Cell) -> PassSettings:
     return PassSettings(
         protocol=cell.protocol, bptt_size=cell.bptt_size, loss_on=params.train.loss_on,
         grad_clip=params.train.grad_clip, burn_in_steps=params.train.burn_in_steps,
-        interleave_groups=params.train.interleave_groups,
+        interleave_groups=params.train.interleave_groups, sequences_per_update=params.train.sequences_per_update,
     )
 
 

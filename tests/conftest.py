@@ -17,14 +17,16 @@ matplotlib.use("Agg")
 
 REPO = Path(__file__).resolve().parents[1]
 # What a clean clone holds that the pipeline needs; DVC itself is initialised fresh in the temporary repository.
-PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "pyproject.toml", "CITATION.cff"]
+PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "pyproject.toml", "CITATION.cff",
+                 "data/probe/README.md", "data/baseline/README.md"]
 
 TINY = {
     "data": {"input_size": 1, "examples_per_class": 4, "heldout_examples_per_class": 2, "seq_size": 40, "seed": 0},
     "replicates": {"count": 2, "primary_count": 3, "primary_cells": ["grid/SameRandom-Random-10"], "confidence": 0.95},
     "model": {"cell": "GRU", "hidden_size": 8, "num_layers": 1},
     "train": {"epochs": 2, "learning_rate": 0.01, "weight_decay": 0.0, "grad_clip": 1.0, "loss_on": "last",
-              "interleave_groups": 2, "burn_in_steps": 15, "seed": 0, "device": "cpu", "flush_denormal": True,
+              "interleave_groups": 2, "burn_in_steps": 15,
+              "sequences_per_update": 0, "seed": 0, "device": "cpu", "flush_denormal": True,
               "threads": 0, "log_every": 1},
     "evaluate": {"seed": 1, "draws": 2},
     "sweep": {"data_type": ["SameRandom", "DiffDistRandom"], "initial_state_type": ["Zeros", "Random"],
@@ -87,6 +89,7 @@ def make_project(root: Path, params: dict) -> Path:
         if source.is_dir():
             shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, root / name)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], root)

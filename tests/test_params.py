@@ -70,6 +70,9 @@ BAD = [
     ("train.interleave_groups", 3, ["train.interleave_groups", "does not divide"]),
     ("train.interleave_groups", 1, ["train.interleave_groups", "at least 2"]),
     ("train.burn_in_steps", -5, ["train.burn_in_steps", "> 0"]),
+    ("train.sequences_per_update", -1, ["train.sequences_per_update", ">= 0"]),
+    ("sweep.data_type", [], ["sweep.data_type", "non-empty list"]),
+    ("probe.lags", [], ["probe.lags", "non-empty list"]),
     ("train.loss_on", "first", ["train.loss_on", "'first'"]),
     ("train.device", "tpu", ["train.device"]),
     ("train.learning_rte", 0.1, ["train.learning_rte", "unknown key"]),
@@ -101,6 +104,18 @@ BAD = [
     ("realdata.bptt_size", -10, ["realdata.bptt_size", "> 0"]),
     ("realdata", _DELETE, ["realdata", "missing key"]),
 ]
+
+
+FAMILY_AXES = [("remedy", "remedies.protocol"), ("architecture", "architecture.cell"), ("onset", "onset.hidden_size"),
+                ("capacity", "capacity.examples_per_class"), ("real", "realdata.dataset")]
+
+
+@pytest.mark.parametrize("family, key", FAMILY_AXES, ids=[key for _, key in FAMILY_AXES])
+def test_an_empty_family_axis_leaves_that_family_out(tiny_raw, family, key):
+    tiny_raw["probe"]["real"] = {}  # a probed cell must exist, so a run without real data probes none of it
+    params = parse_params(_set(tiny_raw, key, []))
+    assert cells(params, family) == []
+    assert cells(params, "grid")  # the other families keep their cells
 
 
 @pytest.mark.parametrize("key, value, words", BAD, ids=[f"{k}={v!r}" for k, v, _ in BAD])

@@ -73,7 +73,7 @@ def test_chunks_cover_each_step_exactly_once_in_order():
 
 @pytest.mark.parametrize(("field", "value"), [
     ("protocol", "per_epoch"), ("bptt_size", 0), ("bptt_size", -5), ("loss_on", "first"), ("grad_clip", 0.0),
-    ("burn_in_steps", -1),
+    ("burn_in_steps", -1), ("sequences_per_update", -1),
 ])
 def test_pass_settings_refuse_a_bad_value_naming_the_field(field, value):
     fields = {"protocol": "per_chunk", "bptt_size": BPTT, "loss_on": "last", field: value}
@@ -200,6 +200,71 @@ def test_per_sequence_gradient_is_the_mean_of_the_chunk_gradients(setup):
 
     _run(model, inputs, labels, zeros_source(model), optimizer=Each(model.parameters(), lr=0.0), grad_clip=math.inf)
     torch.testing.assert_close(captured["grad"], torch.stack(per_chunk).mean(dim=0))
+
+
+@pytest.mark.parametrize("size", [1, 3, 4])
+def test_per_sequence_minibatches_step_once_per_minibatch_and_feed_each_sequence_whole_once(setup, size):
+    model, inputs, labels = setup
+    result = _run(model, inputs, labels, zeros_source(model), "per_sequence",
+                  optimizer=torch.optim.Adam(model.parameters(), lr=1e-2), sequences_per_update=size)
+    assert result.optimizer_steps == math.ceil(BATCH / size)
+    # Each minibatch is fed from its first chunk to its last before the next one starts.
+    batches = [sequences for chunk, sequences in result.order if chunk == 0]
+    assert sorted(i for batch in batches for i in batch) == list(range(BATCH))
+    assert [chunk for chunk, _ in result.order] == list(range(CHUNKS)) * len(batches)
+    assert all(len(batch) <= size for batch in batches)
+
+
+def test_per_sequence_minibatch_gradient_averages_its_own_sequences_whole_length(setup):
+    model, inputs, labels = setup
+    grads, batches = [], []
+
+    class Capture(torch.optim.SGD):
+        def step(self, closure=None):
+            grads.append(model.head_weight.grad.clone())
+            return super().step(closure)
+
+    result = _run(model, inputs, labels, zeros_source(model), "per_sequence",
+                  optimizer=Capture(model.parameters(), lr=0.0), grad_clip=math.inf, sequences_per_update=4)
+    batches = [sequences for chunk, sequences in result.order if chunk == 0]
+    for grad, batch in zip(grads, batches, strict=True):
+        alone = _model()
+        alone.load_state_dict(model.state_dict())
+        whole = {}
+
+        class Whole(torch.optim.SGD):
+            def step(self, closure=None):
+                whole["grad"] = alone.head_weight.grad.clone()
+                return super().step(closure)
+
+        # The same minibatch as a pass of its own, one step over every sequence: the same gradient.
+        _run(alone, inputs[:, batch], labels[:, batch], zeros_source(alone), "per_sequence",
+             optimizer=Whole(alone.parameters(), lr=0.0), grad_clip=math.inf)
+        torch.testing.assert_close(grad, whole["grad"])
+
+
+def test_per_sequence_minibatches_differ_between_passes_and_need_a_schedule(setup):
+    model, inputs, labels = setup
+    schedule = torch.Generator().manual_seed(0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    orders = [[s for c, s in _run(model, inputs, labels, zeros_source(model), "per_sequence", optimizer=optimizer,
+                                  schedule_generator=schedule, sequences_per_update=2).order if c == 0]
+              for _ in range(2)]
+    assert orders[0] != orders[1]
+    settings = PassSettings(protocol="per_sequence", bptt_size=BPTT, loss_on="last", sequences_per_update=2)
+    with pytest.raises(ValueError, match="schedule_generator"):
+        run_pass(model, inputs, labels, zeros_source(model), settings, optimizer=optimizer)
+
+
+def test_per_sequence_minibatches_train_a_learned_initial_state(setup):
+    _, inputs, labels = setup
+    model = _model(learned=True)
+    source = lambda batch: initial_states("Learned", model=model, batch=batch, generators=[],  # noqa: E731
+                                          device=torch.device("cpu"))
+    before = model.initial_state.detach().clone()
+    _run(model, inputs, labels, source, "per_sequence", optimizer=torch.optim.Adam(model.parameters(), lr=1e-2),
+         sequences_per_update=3)
+    assert not torch.equal(model.initial_state, before)
 
 
 def test_stateless_carries_nothing_between_chunks(setup):
