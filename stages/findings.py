@@ -338,6 +338,13 @@ def capacity_findings(results: Results, params: Params) -> list[Finding]:
     past that bound (the write-up reports the symptom with thousands of real training sequences)?"""
     sizes = sorted(params.capacity.examples_per_class)
     bound, hidden = capacity_bound(params), params.capacity.hidden_size
+    if not sizes:
+        rule = "needs sizes in `capacity.examples_per_class`"
+        return [Finding(key, title, False, ABSENT, "the capacity axis is not part of this run", rule)
+                for key, title in (("capacity_persists", "Many sequences: well past the number of random states the "
+                                    "network can separate linearly, the gap remains"),
+                                   ("capacity_shrinks", "A capacity: the gap with the most training sequences is "
+                                    "smaller than with the fewest"))]
     smallest, largest = (cell_name("capacity", examples_per_class=n) for n in (sizes[0], sizes[-1]))
     count = {n: results.classes * n for n in sizes}
     persists_title = (f"Many sequences: with {count[sizes[-1]]} training sequences, {count[sizes[-1]] / bound:g} times "

@@ -192,6 +192,7 @@ class ReportParams:
     sequences_shown: int  # sequences per class drawn in the input figure
     steps_shown: int  # leading time steps drawn in the input figure
     figure_dpi: int
+    paper_agreement: bool  # compare the findings with those of the paper profile's report (reports/paper/)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from stages.findings import (ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, Con
 from stages.gather import environment, figure_tables, gather, input_table, real_rows, timing_table
 from stages.io import atomic_path, read_json, require_file, write_json, write_table, write_text
 from stages.page import render_page
-from stages.params import REAL_DATASETS, Params, ParamsError, cells, load_params, probe_cells
+from stages.params import FAMILIES, REAL_DATASETS, Params, ParamsError, cells, load_params, probe_cells
 from stages.summary import summary_text
 from stages.sweep import EVALUATE_STAGE
 
@@ -108,6 +108,7 @@ def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: l
         total_seconds=(timing["training_seconds"].sum() + timing["evaluation_seconds"].sum(skipna=True)
                        + timing["probe_seconds"].sum(skipna=True)),
         citation=citation(), shift=DIFF_DIST_SHIFT, bound=capacity_bound(params),
+        ran={family: bool(cells(params, family)) for family in FAMILIES},
     )
 
 
@@ -153,6 +154,12 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
         **{f"real_{dataset}": (lambda t, d=dataset, c=classes: figures.real_loss_per_epoch(
             t, math.log(c), level, d, c, params.realdata.bptt_size)) for dataset, classes in real_classes.items()},
     }
+    # A family left out of the run (an empty matrix axis) has no figure; the report says it was not run.
+    ran = {family: bool(cells(params, family)) for family in FAMILIES}
+    drawn_if = {"decomposition": bool(decomposition_cells(params)), "lags": bool(probe_cells(params)),
+                "remedies": ran["remedy"], "onset": ran["onset"], "capacity": ran["capacity"],
+                "capacity_epochs": ran["capacity"]}
+    drawings = {name: draw for name, draw in drawings.items() if drawn_if.get(name, True)}
     with atomic_path(out / "figures", directory=True) as folder:
         for name, draw in drawings.items():
             figures.save(draw(per_figure[name]), str(folder / name), dpi)

@@ -42,7 +42,8 @@ TINY = {
     "probe": {"grid": {"SameRandom-Random-10": "SameRandom", "DiffDistRandom-Zeros-10": "DiffDistRandom"},
               "real": {"ACSF1-per_chunk-Random": "ACSF1"}, "every": 2, "lags": [1, 2], "record_every": 2, "seed": 3},
     "report": {"chance_margin": 0.1, "verdict_bptt": 10, "onset_loss": 0.3, "relearn_loss": 0.3, "power": 0.8,
-               "sequences_shown": 1, "steps_shown": 20, "figure_dpi": 40},
+               "sequences_shown": 1, "steps_shown": 20, "figure_dpi": 40,
+               "paper_agreement": True},
 }
 
 
