@@ -8,8 +8,9 @@ touched. Running the same command again resumes: DVC skips every stage already d
 off mid-training resumes from its per-epoch checkpoint. When `dvc repro` finishes, the profile's report, its merged
 parameters and its `dvc.lock` are copied to `reports/<name>/`, where the quick report reads them (agreement table).
 
-A clone follows this repository's commits: each run first moves it to the current commit. Only stages whose code,
-data or parameters changed then rerun (a change to the report code reruns the report alone).
+A clone follows this repository's commits: each run first moves it to the current commit, keeping its own
+`dvc.lock`. Only stages whose code, data or parameters changed then rerun (a change to the report code reruns the
+report alone).
 """
 
 from __future__ import annotations
@@ -97,9 +98,15 @@ def prepare_clone(repo: Path, workdir: Path, params: dict) -> str:
         _git("clone", "--quiet", "--no-hardlinks", str(repo), str(workdir), cwd=repo)
     if _git("remote", "get-url", "origin", cwd=workdir) != str(repo):
         raise ProfileError(f"{workdir}: a clone of another repository; remove it or pass --workdir")
-    _git("fetch", "--quiet", "origin", cwd=workdir)
-    # params.yaml and dvc.lock are the run's own (rewritten below and by DVC); everything else is the commit's.
-    _git("checkout", "--quiet", "--force", "--detach", commit, cwd=workdir)
+    if _git("rev-parse", "HEAD", cwd=workdir) != commit:
+        _git("fetch", "--quiet", "origin", cwd=workdir)
+        # dvc.lock describes the outputs in the clone, which the checkout keeps, so it stays: the stages whose code
+        # the new commit leaves alone stay done. Every other tracked file becomes the commit's.
+        lock = workdir / "dvc.lock"
+        kept = lock.read_bytes() if lock.is_file() else None
+        _git("checkout", "--quiet", "--force", "--detach", commit, cwd=workdir)
+        if kept is not None:
+            lock.write_bytes(kept)
     (workdir / "params.yaml").write_text(
         "# Written by `python -m stages.profile`: params.yaml merged with the profile's overrides.\n"
         + yaml.safe_dump(params, sort_keys=False)

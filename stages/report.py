@@ -20,6 +20,8 @@ import pandas as pd
 import yaml
 
 from stages import figures, tables
+from stages.agreement import NOT_COMPARED, agreement_frame, differing_settings, read_published
+from stages.agreement import counts as agreement_counts
 from stages.data import DIFF_DIST_SHIFT, NUM_CLASSES, load_split, num_classes
 from stages.findings import (ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, Control, Finding, Results,
                              capacity_bound, controls, decide, decomposition_cells, probe_controls, probe_findings,
@@ -27,7 +29,8 @@ from stages.findings import (ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, Con
 from stages.gather import environment, figure_tables, gather, input_table, real_rows, timing_table
 from stages.io import atomic_path, read_json, require_file, write_json, write_table, write_text
 from stages.page import render_page
-from stages.params import FAMILIES, REAL_DATASETS, Params, ParamsError, cells, load_params, probe_cells
+from stages.params import (FAMILIES, REAL_DATASETS, Params, ParamsError, cells, load_params, parse_params,
+                           probe_cells)
 from stages.summary import summary_text
 from stages.sweep import EVALUATE_STAGE
 
@@ -88,7 +91,7 @@ def _figure_markdown() -> Callable[[str, str], str]:
 
 def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: list[Finding],
                     checks: list[Control], summary: str, real_classes: dict[str, int],
-                    baselines: dict[str, dict]) -> str:
+                    baselines: dict[str, dict], agreement: dict | None = None) -> str:
     numbered = list(enumerate(findings, 1))
     template = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
                                   loader=jinja2.FileSystemLoader(TEMPLATE.parent)).get_template(TEMPLATE.name)
@@ -108,12 +111,28 @@ def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: l
         total_seconds=(timing["training_seconds"].sum() + timing["evaluation_seconds"].sum(skipna=True)
                        + timing["probe_seconds"].sum(skipna=True)),
         citation=citation(), shift=DIFF_DIST_SHIFT, bound=capacity_bound(params),
-        ran={family: bool(cells(params, family)) for family in FAMILIES},
+        ran={family: bool(cells(params, family)) for family in FAMILIES}, agreement=agreement,
     )
 
 
+def paper_agreement(params: Params, findings: list[Finding], paper_dir: Path | None) -> dict | None:
+    """The comparison with the paper profile's published findings, or None where it is switched off
+    (`report.paper_agreement`) or not published in `paper_dir`."""
+    if not params.report.paper_agreement or paper_dir is None:
+        return None
+    published = read_published(paper_dir, "paper")
+    if published is None:
+        return None
+    there = parse_params(published.params, str(paper_dir / "params.yaml"))
+    frame = agreement_frame(findings, published)
+    kinds = agreement_counts(frame)
+    return {"frame": frame, "counts": kinds, "compared": len(frame) - kinds[NOT_COMPARED],
+            "settings": differing_settings(dataclasses.asdict(params), published.params),
+            "cells": len(cells(there, "grid")), "seeds": there.replicates.count}
+
+
 def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_dir: Path, timing_dir: Path,
-                 baseline_dir: Path, probe_dir: Path, out: Path) -> None:
+                 baseline_dir: Path, probe_dir: Path, out: Path, paper_dir: Path | None = None) -> None:
     frames = gather(params, train_dir, evaluate_dir, probe_dir)
     frames["inputs"] = input_table(params, sequences_dir)
     frames["timing"] = timing_table(params, timing_dir)
@@ -129,6 +148,9 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
         findings += real_findings(results, dataset) + probe_findings(results, probe_cells(params))
     # Primary findings first: they are the family the report leads with.
     findings = sorted(decide(findings, confidence, params.report.power), key=lambda f: not f.primary)
+    agreement = paper_agreement(params, findings, paper_dir)
+    if agreement is not None:
+        frames["agreement"] = agreement["frame"]
     checks = controls(toy, params) + probe_controls(frames["replicates"], params)
     frames["findings"] = findings_frame(findings)
     frames["controls"] = pd.DataFrame([dataclasses.asdict(check) for check in checks])
@@ -180,7 +202,7 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
                 wide = wide.rename(columns={"update": "update_pass_loss", "frozen": "frozen_pass_loss"})
                 write_table(folder / kind / f"{cell.key}.csv", wide[[index, "update_pass_loss", "frozen_pass_loss"]])
     baselines = {dataset: read_json(baseline_dir / f"{dataset}.json") for dataset in real_classes}
-    markdown = render_markdown(params, frames, findings, checks, summary, real_classes, baselines)
+    markdown = render_markdown(params, frames, findings, checks, summary, real_classes, baselines, agreement)
     write_text(out / "report.md", markdown)
     write_text(out / "index.html", render_page(markdown, base_dir=out, title=TITLE))
     write_json(out / "findings.json", findings_metrics(findings))
@@ -195,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timing", required=True, type=Path, help="folder of the training and evaluation wall times")
     parser.add_argument("--baseline", required=True, type=Path, help="folder of the baseline_real stage's scores")
     parser.add_argument("--probe", required=True, type=Path, help="folder of the probe stages' results")
+    parser.add_argument("--paper", type=Path, help="the paper profile's published report (report.paper_agreement)")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     try:
@@ -218,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ParamsError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    write_report(params, args.sequences, args.train, args.evaluate, args.timing, args.baseline, args.probe, args.out)
+    write_report(params, args.sequences, args.train, args.evaluate, args.timing, args.baseline, args.probe, args.out,
+                 args.paper)
     print(f"wrote {args.out / 'report.md'} and {args.out / 'index.html'}")
     return 0
 

@@ -376,3 +376,14 @@ def lag_reading(replicates: pd.DataFrame, probed: list[str], lags: tuple[int, ..
             f"updates within the margin {margin:g} in {len(kept)} of {len(read)} probed cells and fades beyond it in "
             f"{len(lost)}: where it outlives them, neither the drift of the weights nor a fit to the states they have "
             f"just seen explains the update pass's edge.")
+
+
+def agreement(frame: pd.DataFrame, other: str) -> str:
+    """Finding by finding: this run's verdict and decisive estimate beside those of profile `other`."""
+    verdict_cell = lambda verdict: badge(verdict) if verdict in BADGE_CLASS else verdict  # noqa: E731
+    return markdown(pd.DataFrame([{
+        "#": str(row.number), "finding": row.title, "here": verdict_cell(row.verdict), "estimate here": row.estimate,
+        f"`{other}`": verdict_cell(row.other_verdict), f"estimate, `{other}`": row.other_estimate,
+        "agreement": row.agreement,
+    } for row in frame.itertuples()]))
+

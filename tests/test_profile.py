@@ -1,0 +1,151 @@
+"""Profiles: a file of overrides runs the study in its own clone, publishes its report, and the quick report
+compares its findings with the paper profile's, verdict by verdict."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, TINY, run
+
+from stages import profile
+from stages.agreement import (AGREE, DISAGREE, NOT_COMPARED, NOT_TESTED_THERE, UNDECIDED_BOTH, UNDECIDED_HERE,
+                              UNDECIDED_THERE, agreement_of, differing_settings, read_published)
+from stages.findings import ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED
+from stages.params import cells, parse_params
+
+DVC = [sys.executable, "-m", "dvc"]
+# A tiny stand-in for the paper profile: the grid alone, more seeds, another learning rate.
+TINY_PAPER = {
+    "replicates": {"count": 3, "primary_count": 3},
+    "train": {"learning_rate": 0.02},
+    "remedies": {"protocol": []}, "architecture": {"cell": []}, "onset": {"hidden_size": []},
+    "capacity": {"examples_per_class": []}, "realdata": {"dataset": []},
+    "probe": {"grid": {}, "real": {}},
+    "report": {"paper_agreement": False},
+}
+
+
+def test_the_shipped_paper_profile_holds_the_write_ups_settings():
+    merged = profile.profile_params("paper")
+    params = parse_params(merged)
+    assert (params.model.hidden_size, params.data.examples_per_class, params.data.seq_size) == (512, 32, 10000)
+    assert (params.train.learning_rate, params.train.epochs, params.sweep.bptt_size) == (0.002, 25, (10,))
+    assert params.replicates.count >= 3 and params.replicates.primary_count == params.replicates.count
+    names = {cell.name for cell in cells(params)}
+    for wanted in ("SameRandom-Random-10", "SameDistRandom-Zeros-10", "SameDistRandom-Random-10",
+                   "DiffDistRandom-Zeros-10", "DiffDistRandom-Random-10"):
+        assert f"grid/{wanted}" in names
+    assert all(cell.family == "grid" for cell in cells(params))
+    assert not params.report.paper_agreement
+
+
+def test_a_profile_key_that_params_yaml_lacks_is_named(tmp_path):
+    (tmp_path / "profiles").mkdir()
+    shutil.copy2(REPO / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "profiles" / "typo.yaml").write_text("train:\n  learning_rte: 0.1\n")
+    with pytest.raises(profile.ProfileError, match="train.learning_rte: unknown key"):
+        profile.profile_params("typo", tmp_path)
+    (tmp_path / "profiles" / "bad.yaml").write_text("train:\n  epochs: 0\n")
+    with pytest.raises(profile.ProfileError, match="train.epochs"):
+        profile.profile_params("bad", tmp_path)
+    with pytest.raises(profile.ProfileError, match="'absent'.*profiles: bad, typo"):
+        profile.profile_params("absent", tmp_path)
+
+
+def test_merge_replaces_lists_and_cell_maps_whole_and_keeps_the_rest():
+    base = {"a": {"x": [1, 2], "y": 3}, "probe": {"grid": {"k": "v"}, "every": 2}}
+    merged = profile.merge(base, {"a": {"x": []}, "probe": {"grid": {}}})
+    assert merged == {"a": {"x": [], "y": 3}, "probe": {"grid": {}, "every": 2}}
+    assert base["a"]["x"] == [1, 2]  # the base is not modified
+
+
+@pytest.mark.parametrize(("here", "there", "expected"), [
+    (HOLDS, HOLDS, AGREE), (FAILS, FAILS, AGREE), (HOLDS, FAILS, DISAGREE), (FAILS, HOLDS, DISAGREE),
+    (INCONCLUSIVE, HOLDS, UNDECIDED_HERE), (HOLDS, INCONCLUSIVE, UNDECIDED_THERE),
+    (INCONCLUSIVE, INCONCLUSIVE, UNDECIDED_BOTH), (HOLDS, NOT_TESTED, NOT_TESTED_THERE),
+    (HOLDS, ABSENT, NOT_COMPARED), (ABSENT, HOLDS, NOT_COMPARED), (HOLDS, None, NOT_COMPARED),
+])
+def test_two_verdicts_agree_only_when_both_decide_the_same_way(here, there, expected):
+    assert agreement_of(here, there) == expected
+
+
+def test_differing_settings_name_the_run_settings_not_the_families_left_out():
+    here, there = copy.deepcopy(TINY), profile.merge(TINY, TINY_PAPER)
+    keys = [key for key, _, _ in differing_settings(here, there)]
+    assert keys == ["replicates.count", "train.learning_rate"]
+
+
+def test_an_unpublished_profile_reads_as_none_and_half_a_publication_is_an_error(tmp_path):
+    assert read_published(tmp_path, "paper") is None
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame({"key": ["headline"], "verdict": [HOLDS]}).to_csv(tmp_path / "tables" / "findings.csv")
+    with pytest.raises(FileNotFoundError, match="params.yaml"):
+        read_published(tmp_path, "paper")
+
+
+@pytest.fixture(scope="module")
+def published_project(pipeline_run, tmp_path_factory):
+    """A copy of the tiny study with a tiny 'paper' profile run by `stages.profile` and its report published."""
+    shared, _ = pipeline_run
+    root = tmp_path_factory.mktemp("profiled") / "repo"
+    shutil.copytree(shared, root, symlinks=True)
+    (root / "profiles").mkdir(exist_ok=True)
+    (root / "profiles" / "paper.yaml").write_text(yaml.safe_dump(TINY_PAPER, sort_keys=False))
+    run(["git", "add", "-A"], root)
+    run(["git", "commit", "-qm", "a tiny paper profile"], root)
+    result = run([sys.executable, "-m", "stages.profile", "paper"], root)
+    return root, result
+
+
+def test_a_profile_runs_in_its_own_clone_and_publishes_its_report(published_project):
+    root, result = published_project
+    published = root / "reports" / "paper"
+    for name in ("report.md", "index.html", "findings.json", "params.yaml", "dvc.lock", "tables", "figures"):
+        assert (published / name).exists(), name
+    ran = yaml.safe_load((published / "params.yaml").read_text())
+    assert ran["replicates"]["count"] == 3 and ran["remedies"]["protocol"] == []
+    # The clone, not the project, holds the profile's data: the quick study's outputs are untouched.
+    assert (root / ".profiles" / "paper" / "data" / "train" / "grid").is_dir()
+    assert not (root / "data" / "train" / "grid" / "SameRandom-Random-10" / "profile").exists()
+    assert "report published" in result.stdout
+    report = (published / "report.md").read_text()
+    assert "Not part of this run (`remedies.protocol` is empty)." in report
+    assert "### The same findings at the write-up's own settings" not in report  # switched off in the profile
+
+
+def test_rerunning_a_finished_profile_repeats_no_stage(published_project):
+    root, _ = published_project
+    result = run([sys.executable, "-m", "stages.profile", "paper"], root)
+    assert "Running stage" not in result.stdout
+
+
+def test_the_quick_report_compares_its_findings_with_the_published_profile(published_project):
+    root, _ = published_project
+    run(DVC + ["repro", "report"], root)
+    report = (root / "reports" / "report.md").read_text()
+    assert "### The same findings at the write-up's own settings (profile `paper`)" in report
+    assert "`replicates.count` 2 here, 3 there" in report and "`train.learning_rate` 0.01 here, 0.02 there" in report
+    table = pd.read_csv(root / "reports" / "tables" / "agreement.csv")
+    quick = pd.read_csv(root / "reports" / "tables" / "findings.csv")
+    paper = pd.read_csv(root / "reports" / "paper" / "tables" / "findings.csv").set_index("key")
+    assert list(table["key"]) == list(quick["key"])  # one row per finding of this run, in its order
+    for row in table.itertuples():
+        there = paper["verdict"].get(row.key)
+        assert row.agreement == agreement_of(row.verdict, there if isinstance(there, str) else None)
+    # The families the profile leaves out are never compared.
+    assert set(table.loc[table["key"].str.startswith("capacity_"), "agreement"]) == {NOT_COMPARED}
+
+
+def test_a_new_commit_of_report_code_reruns_only_the_profiles_report(published_project):
+    root, _ = published_project
+    template = root / "stages" / "templates" / "report.md.j2"
+    template.write_text(template.read_text() + "{# a later commit touches the report alone #}\n")
+    run(["git", "commit", "-qam", "report code only"], root)
+    result = run([sys.executable, "-m", "stages.profile", "paper"], root)
+    assert result.stdout.count("Running stage") == 1 and "Running stage 'report'" in result.stdout
