@@ -347,8 +347,10 @@ def _check_consistency(params: Params) -> None:
         _check_bptt(f"{section}.bptt_size", getattr(params, section).bptt_size, seq_size)
     # The generate stage's matrix is sweep.data_type, so every other stage must train on one of those modes.
     generated = params.sweep.data_type
-    for key, used in (("remedies.data_type", params.remedies.data_type),
-                      ("architecture.data_type", params.architecture.data_type),
+    # A family left out of the run (an empty axis) trains on nothing, so its data modes need not be generated.
+    for key, used in (("remedies.data_type", params.remedies.data_type if cells(params, "remedy") else ()),
+                      ("architecture.data_type",
+                       params.architecture.data_type if cells(params, "architecture") else ()),
                       ("onset.data_type", (params.onset.data_type,) if cells(params, "onset") else ())):
         for data_type in used:
             if data_type not in generated:

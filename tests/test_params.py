@@ -118,6 +118,17 @@ def test_an_empty_family_axis_leaves_that_family_out(tiny_raw, family, key):
     assert cells(params, "grid")  # the other families keep their cells
 
 
+def test_a_family_left_out_asks_for_no_data_mode():
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    raw["sweep"]["data_type"] = ["SameRandom"]
+    for family_axis in ("remedies.protocol", "architecture.cell", "onset.hidden_size"):
+        _set(raw, family_axis, [])
+    raw["capacity"]["examples_per_class"] = []
+    raw["replicates"]["primary_cells"] = ["grid/SameRandom-Random-10"]
+    raw["probe"]["grid"] = {"SameRandom-Random-10": "SameRandom"}
+    assert [cell.family for cell in cells(parse_params(raw))].count("grid") == 9
+
+
 @pytest.mark.parametrize("key, value, words", BAD, ids=[f"{k}={v!r}" for k, v, _ in BAD])
 def test_bad_value_is_rejected_naming_the_key(tiny_raw, key, value, words):
     with pytest.raises(ParamsError) as error:
