@@ -9,14 +9,12 @@ profiles measure the same quantities on different networks and data, so only the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from stages.findings import ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, Finding
+from stages.published import Published
 
 AGREE, DISAGREE = "agree", "disagree"
 UNDECIDED_HERE, UNDECIDED_THERE, UNDECIDED_BOTH = "undecided here", "undecided there", "undecided in both"
@@ -25,26 +23,6 @@ NOT_COMPARED = "not compared"
 DECIDED = (HOLDS, FAILS)
 # The settings that make a run what it is; the families a profile leaves out are listed apart.
 COMPARED_SECTIONS = ("data", "replicates", "model", "train", "evaluate", "sweep")
-
-
-@dataclass(frozen=True)
-class Published:
-    """Another profile's published results: its findings table and the parameters it ran with."""
-
-    name: str
-    findings: pd.DataFrame  # tables/findings.csv: key, title, verdict, estimate, low, high, ...
-    params: dict  # params.yaml as that run used it
-
-
-def read_published(folder: Path, name: str) -> Published | None:
-    """The profile's results in `folder`, or None where it has not been published (no findings table)."""
-    findings_path, params_path = folder / "tables" / "findings.csv", folder / "params.yaml"
-    if not findings_path.is_file():
-        return None
-    if not params_path.is_file():
-        raise FileNotFoundError(f"{params_path}: missing beside {findings_path} (a profile publishes both)")
-    params = yaml.safe_load(params_path.read_text())
-    return Published(name, pd.read_csv(findings_path), params)
 
 
 def agreement_of(here: str, there: str | None) -> str:

@@ -464,10 +464,14 @@ def decomposition_cells(params: Params) -> list[str]:
     return probe_cells(params)
 
 
-def real_counterparts(params: Params, dataset: str) -> dict[str, str]:
-    """For each row of `remedy_cells`, the real-data cell of `dataset` trained the same way, where params.yaml runs
-    one (real data run only some protocols and initial-state modes)."""
-    runs = {(protocol, state) for protocol in params.realdata.protocol for state in params.realdata.initial_state_type}
+def real_counterparts(params: Params, dataset: str, runs_from: Params | None = None) -> dict[str, str]:
+    """For each row of `remedy_cells`, the real-data cell of `dataset` trained the same way, where the run runs one
+    (real data run only some protocols and initial-state modes). `runs_from`: the parameters of another run (a
+    published profile) whose real-data cells to look for, instead of this run's."""
+    real = (runs_from or params).realdata
+    if dataset not in real.dataset:
+        return {}
+    runs = {(protocol, state) for protocol in real.protocol for state in real.initial_state_type}
     wanted = {"remedy_baseline": ("per_chunk", "Random"), "remedy_learned_states": ("per_chunk", "Learned"),
               "remedy_zeros_states": ("per_chunk", "Zeros")}
     for protocol in params.remedies.protocol:

@@ -20,13 +20,15 @@ import pandas as pd
 import yaml
 
 from stages import figures, tables
-from stages.agreement import NOT_COMPARED, agreement_frame, differing_settings, read_published
+from stages.agreement import NOT_COMPARED, agreement_frame, differing_settings
+from stages.published import Published, read_published, real_settings_differ
 from stages.agreement import counts as agreement_counts
 from stages.data import DIFF_DIST_SHIFT, NUM_CLASSES, load_split, num_classes
 from stages.findings import (ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, Control, Finding, Results,
                              capacity_bound, controls, decide, decomposition_cells, probe_controls, probe_findings,
                              real_counterparts, real_findings, remedy_cells, toy_findings, verdict_bptt)
 from stages.gather import environment, figure_tables, gather, input_table, real_rows, timing_table
+from stages.literature import published, reproduction_checks
 from stages.io import atomic_path, read_json, require_file, write_json, write_table, write_text
 from stages.page import render_page
 from stages.params import (FAMILIES, REAL_DATASETS, Params, ParamsError, cells, load_params, parse_params,
@@ -91,7 +93,8 @@ def _figure_markdown() -> Callable[[str, str], str]:
 
 def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: list[Finding],
                     checks: list[Control], summary: str, real_classes: dict[str, int],
-                    baselines: dict[str, dict], agreement: dict | None = None) -> str:
+                    baselines: dict[str, dict], agreement: dict | None = None,
+                    real_cells: dict[str, tables.RealCell] | None = None, real_profile: dict | None = None) -> str:
     numbered = list(enumerate(findings, 1))
     template = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
                                   loader=jinja2.FileSystemLoader(TEMPLATE.parent)).get_template(TEMPLATE.name)
@@ -102,11 +105,11 @@ def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: l
         primary=[(i, f) for i, f in numbered if f.primary], secondary=[(i, f) for i, f in numbered if not f.primary],
         checks=checks, summary_table=frames["summary"], replicates=frames["replicates"],
         remedy_cells=remedy_cells(params), chance=math.log(NUM_CLASSES), log=math.log,
-        real=[(dataset, classes, REAL_DATASETS[dataset], real_rows(frames["replicates"], dataset), baselines[dataset])
+        real=[(dataset, classes, REAL_DATASETS[dataset], real_rows(frames["replicates"], dataset), baselines[dataset],
+               [score for kind, score in published(dataset).items() if kind != "nearest_neighbour"])
               for dataset, classes in real_classes.items()],
         verdicts={f.key: f.verdict for f in findings}, decomposed=decomposition_cells(params),
-        real_cell_of={key: cell for dataset in real_classes
-                      for key, cell in real_counterparts(params, dataset).items()},
+        real_cells=real_cells or {}, real_profile=real_profile,
         environment=environment(), timing=timing,
         total_seconds=(timing["training_seconds"].sum() + timing["evaluation_seconds"].sum(skipna=True)
                        + timing["probe_seconds"].sum(skipna=True)),
@@ -123,16 +126,38 @@ def paper_agreement(params: Params, findings: list[Finding], paper_dir: Path | N
     published = read_published(paper_dir, "paper")
     if published is None:
         return None
-    there = parse_params(published.params, str(paper_dir / "params.yaml"))
     frame = agreement_frame(findings, published)
     kinds = agreement_counts(frame)
     return {"frame": frame, "counts": kinds, "compared": len(frame) - kinds[NOT_COMPARED],
-            "settings": differing_settings(dataclasses.asdict(params), published.params),
-            "cells": len(cells(there, "grid")), "seeds": there.replicates.count}
+            "settings": differing_settings(dataclasses.asdict(params), published.raw_params),
+            "cells": len(cells(published.params, "grid")), "seeds": published.params.replicates.count}
+
+
+def practice_real_cells(params: Params, replicates: pd.DataFrame, summary: pd.DataFrame,
+                        real_dir: Path | None) -> tuple[dict[str, tables.RealCell], dict | None]:
+    """For each row of the "What to do" table, its real-data cell: from this run, else from the real profile's
+    published report (`real_dir`) where that was run with the same settings. Also what the report says about the
+    profile: None where it is not published, else its name, the cells it contributed and the settings that keep it
+    out (empty when it is used)."""
+    found = {key: tables.RealCell(cell, summary, replicates)
+             for dataset in params.realdata.dataset for key, cell in real_counterparts(params, dataset).items()}
+    profile = read_published(real_dir, "real") if real_dir is not None else None
+    if profile is None:
+        return found, None
+    differ = real_settings_differ(params, profile.params)
+    added = []
+    if not differ:
+        for dataset in profile.params.realdata.dataset:
+            for key, cell in real_counterparts(params, dataset, runs_from=profile.params).items():
+                if key not in found:
+                    found[key] = tables.RealCell(cell, profile.summary, profile.replicates, "profile `real`")
+                    added.append(cell)
+    return found, {"differ": differ, "added": added, "sequences_per_update": profile.params.train.sequences_per_update}
 
 
 def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_dir: Path, timing_dir: Path,
-                 baseline_dir: Path, probe_dir: Path, out: Path, paper_dir: Path | None = None) -> None:
+                 baseline_dir: Path, probe_dir: Path, out: Path, paper_dir: Path | None = None,
+                 real_dir: Path | None = None) -> None:
     frames = gather(params, train_dir, evaluate_dir, probe_dir)
     frames["inputs"] = input_table(params, sequences_dir)
     frames["timing"] = timing_table(params, timing_dir)
@@ -151,7 +176,9 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
     agreement = paper_agreement(params, findings, paper_dir)
     if agreement is not None:
         frames["agreement"] = agreement["frame"]
-    checks = controls(toy, params) + probe_controls(frames["replicates"], params)
+    baselines = {dataset: read_json(baseline_dir / f"{dataset}.json") for dataset in real_classes}
+    checks = (controls(toy, params) + probe_controls(frames["replicates"], params)
+              + [check for dataset in real_classes for check in reproduction_checks(dataset, baselines[dataset])])
     frames["findings"] = findings_frame(findings)
     frames["controls"] = pd.DataFrame([dataclasses.asdict(check) for check in checks])
     summary = summary_text(findings, toy, real, checks, confidence)
@@ -201,8 +228,9 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
                 wide = mine.groupby([index, "pass"])["loss"].mean().unstack("pass").reset_index()
                 wide = wide.rename(columns={"update": "update_pass_loss", "frozen": "frozen_pass_loss"})
                 write_table(folder / kind / f"{cell.key}.csv", wide[[index, "update_pass_loss", "frozen_pass_loss"]])
-    baselines = {dataset: read_json(baseline_dir / f"{dataset}.json") for dataset in real_classes}
-    markdown = render_markdown(params, frames, findings, checks, summary, real_classes, baselines, agreement)
+    real_cells, real_profile = practice_real_cells(params, frames["replicates"], frames["summary"], real_dir)
+    markdown = render_markdown(params, frames, findings, checks, summary, real_classes, baselines, agreement,
+                               real_cells, real_profile)
     write_text(out / "report.md", markdown)
     write_text(out / "index.html", render_page(markdown, base_dir=out, title=TITLE))
     write_json(out / "findings.json", findings_metrics(findings))
@@ -218,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", required=True, type=Path, help="folder of the baseline_real stage's scores")
     parser.add_argument("--probe", required=True, type=Path, help="folder of the probe stages' results")
     parser.add_argument("--paper", type=Path, help="the paper profile's published report (report.paper_agreement)")
+    parser.add_argument("--real", type=Path, help="the real profile's published report (the What to do table)")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     try:
@@ -242,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     write_report(params, args.sequences, args.train, args.evaluate, args.timing, args.baseline, args.probe, args.out,
-                 args.paper)
+                 args.paper, args.real)
     print(f"wrote {args.out / 'report.md'} and {args.out / 'index.html'}")
     return 0
 

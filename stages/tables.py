@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 from collections.abc import Callable
 
 import pandas as pd
 
 from stages.data import NUM_CLASSES
 from stages.findings import ABSENT, FAILS, FAILS_CHECK, HOLDS, INCONCLUSIVE, NOT_TESTED, PASSES, Control, Finding
+from stages.literature import PublishedScore
 from stages.params import Params
 from stages.stats import ACCURACY_DIFFERENCE, t_interval
 
@@ -183,6 +185,7 @@ def real(summary: pd.DataFrame, real_cells: pd.DataFrame) -> str:
         rows.append({
             "protocol": f"`{row.protocol}`", "initial states": f"`{row.initial_state_type}`",
             "optimizer steps / epoch": str(row.optimizer_steps_per_epoch),
+            "compute / epoch": f"{row.compute_step_equivalents / 1e3:,.0f}k",
             **{name: interval_text(summary, row.cell, metric) for name, metric in (
                 ("updating loss", "update_pass_loss"), ("frozen loss", "frozen_pass_loss"),
                 ("loss gap (frozen − updating)", "gap"))},
@@ -211,9 +214,11 @@ def settings(params: Params) -> str:
     return "\n".join(lines) + "\n"
 
 
-def baselines(summary: pd.DataFrame, real_cells: pd.DataFrame, scores: dict) -> str:
+def baselines(summary: pd.DataFrame, real_cells: pd.DataFrame, scores: dict,
+              published_scores: tuple[PublishedScore, ...] = ()) -> str:
     """Held-out accuracy on the published test split: every network cell (interval across seeds) beside the
-    baselines the study computed on the same split (exact binomial interval across test recordings)."""
+    baselines the study computed on the same split (exact binomial interval across test recordings) and the
+    published scores of other methods on that split (as published: no interval of ours)."""
     rows = [{
         "classifier": f"GRU, `{row.protocol}`, `{row.initial_state_type}` states",
         "held-out acc. [interval]": interval_text(summary, row.cell, "heldout_accuracy", 2),
@@ -223,28 +228,47 @@ def baselines(summary: pd.DataFrame, real_cells: pd.DataFrame, scores: dict) -> 
               "majority_class": "majority class of the training split"}
     for name, label in labels.items():
         score = scores[name]
-        rows.append({"classifier": label,
+        rows.append({"classifier": f"{label} (computed here)",
                      "held-out acc. [interval]": f"{score['accuracy']:.2f} [{score['low']:.2f}, {score['high']:.2f}]",
                      "interval across": f"{score['recordings']} test recordings (exact binomial)"})
+    for score in published_scores:
+        rows.append({"classifier": f"{score.method} (published)", "held-out acc. [interval]": f"{score.accuracy:.3f}",
+                     "interval across": f"as published: {score.averaged}"})
     return markdown(pd.DataFrame(rows))
 
 
+@dataclass(frozen=True)
+class RealCell:
+    """Where a row of the "What to do" table finds its real-data cell: this run, or a published profile's run of
+    the same settings (`origin` names it)."""
+
+    cell: str
+    summary: pd.DataFrame
+    replicates: pd.DataFrame
+    origin: str = ""
+
+
 def practice(rows_of_remedies: list[tuple[str, str, str, str]], verdicts: dict[str, str], summary: pd.DataFrame,
-             replicates: pd.DataFrame, real_cell_of: dict[str, str]) -> str:
+             replicates: pd.DataFrame, real_cells: dict[str, RealCell]) -> str:
     """What to do, one row per training protocol: whether it closes the gap on data that cannot be learned, what it
-    still learns on toy and real data, and what it costs per epoch (optimizer steps, compute). Seconds stay in the
-    wall-time table: they change from run to run, and everything else in the report must not."""
+    still learns on toy and real data, and what it costs per epoch (optimizer steps, compute) on each. Seconds stay
+    in the wall-time table: they change from run to run, and everything else in the report must not."""
     rows = []
     for key, label, unlearnable, learnable in rows_of_remedies:
-        real = real_cell_of.get(key)
+        real = real_cells.get(key)
+        toy_cost = _cost(replicates, unlearnable)
+        real_cost = _cost(real.replicates, real.cell) if real else {}
+        where = f"`{real.cell}`" + (f", {real.origin}" if real and real.origin else "") if real else ""
         rows.append({
             "protocol": label,
             "verdict as a remedy": badge(verdicts[key]) if key in verdicts else "–",
             "accuracy gap on `SameRandom`": interval_text(summary, unlearnable, "accuracy_gap", 2),
             "held-out acc., toy (`DiffDistRandom`)": interval_text(summary, learnable, "heldout_accuracy", 2),
-            "held-out acc., real": (f"{interval_text(summary, real, 'heldout_accuracy', 2)} (`{real}`)" if real
-                                    else "not run on real data"),
-            **_cost(replicates, unlearnable),
+            "held-out acc., real": (f"{interval_text(real.summary, real.cell, 'heldout_accuracy', 2)} ({where})"
+                                    if real else "not run on real data"),
+            "optimizer steps / epoch (toy; real)": (f"{toy_cost['optimizer steps / epoch']}; "
+                                                    f"{real_cost.get('optimizer steps / epoch', '–')}"),
+            "compute / epoch (toy; real)": f"{toy_cost['compute / epoch']}; {real_cost.get('compute / epoch', '–')}",
         })
     return markdown(pd.DataFrame(rows))
 

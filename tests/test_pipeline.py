@@ -291,6 +291,11 @@ def test_real_data_section_holds_the_pipelines_numbers(pipeline_run):
         score = baseline[name]
         assert f"{score['accuracy']:.2f} [{score['low']:.2f}, {score['high']:.2f}]" in text
     assert "1-nearest-neighbour, Euclidean" in text
+    # Beside them, a cited published score of a strong method, and the archive's own 1-NN as a passing control.
+    assert "ROCKET" in text and "0.886" in text and "doi:10.1007/s10618-020-00701-z" in text
+    controls = pd.read_csv(root / "reports/tables/controls.csv")
+    archive = controls[controls["title"].str.contains("scores what the archive publishes")]
+    assert archive["check"].tolist() == ["passes"]
 
 
 def test_the_gap_splits_into_parts_that_add_up_seed_by_seed_and_the_report_shows_them(pipeline_run):

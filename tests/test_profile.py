@@ -15,9 +15,10 @@ from conftest import REPO, TINY, run
 
 from stages import profile
 from stages.agreement import (AGREE, DISAGREE, NOT_COMPARED, NOT_TESTED_THERE, UNDECIDED_BOTH, UNDECIDED_HERE,
-                              UNDECIDED_THERE, agreement_of, differing_settings, read_published)
+                              UNDECIDED_THERE, agreement_of, differing_settings)
 from stages.findings import ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED
 from stages.params import cells, parse_params
+from stages.published import read_published, real_settings_differ
 
 DVC = [sys.executable, "-m", "dvc"]
 # A tiny stand-in for the paper profile: the grid alone, more seeds, another learning rate.
@@ -26,6 +27,17 @@ TINY_PAPER = {
     "train": {"learning_rate": 0.02},
     "remedies": {"protocol": []}, "architecture": {"cell": []}, "onset": {"hidden_size": []},
     "capacity": {"examples_per_class": []}, "realdata": {"dataset": []},
+    "probe": {"grid": {}, "real": {}},
+    "report": {"paper_agreement": False},
+}
+
+# A tiny stand-in for the real profile: more protocols on the real recordings, the toy families left out.
+TINY_REAL = {
+    "train": {"sequences_per_update": 25},
+    "sweep": {"data_type": ["SameRandom"], "initial_state_type": ["Random"], "bptt_size": [10]},
+    "remedies": {"protocol": []}, "architecture": {"cell": []}, "onset": {"hidden_size": []},
+    "capacity": {"examples_per_class": []},
+    "realdata": {"protocol": ["per_chunk", "per_sequence"]},
     "probe": {"grid": {}, "real": {}},
     "report": {"paper_agreement": False},
 }
@@ -97,9 +109,11 @@ def published_project(pipeline_run, tmp_path_factory):
     shutil.copytree(shared, root, symlinks=True)
     (root / "profiles").mkdir(exist_ok=True)
     (root / "profiles" / "paper.yaml").write_text(yaml.safe_dump(TINY_PAPER, sort_keys=False))
+    (root / "profiles" / "real.yaml").write_text(yaml.safe_dump(TINY_REAL, sort_keys=False))
     run(["git", "add", "-A"], root)
-    run(["git", "commit", "-qm", "a tiny paper profile"], root)
+    run(["git", "commit", "-qm", "tiny paper and real profiles"], root)
     result = run([sys.executable, "-m", "stages.profile", "paper"], root)
+    run([sys.executable, "-m", "stages.profile", "real"], root)
     return root, result
 
 
@@ -149,3 +163,25 @@ def test_a_new_commit_of_report_code_reruns_only_the_profiles_report(published_p
     run(["git", "commit", "-qam", "report code only"], root)
     result = run([sys.executable, "-m", "stages.profile", "paper"], root)
     assert result.stdout.count("Running stage") == 1 and "Running stage 'report'" in result.stdout
+
+
+def test_the_what_to_do_table_takes_the_real_cells_it_lacks_from_the_real_profile(published_project):
+    root, _ = published_project
+    run(DVC + ["repro", "report"], root)
+    report = (root / "reports" / "report.md").read_text()
+    section = report[report.index("## 6. What to do"):report.index("## 7. Methods")]
+    row = next(line for line in section.splitlines() if line.startswith("| protocol per_sequence"))
+    assert "`real/ACSF1-per_sequence-Random`, profile `real`" in row
+    # Steps per epoch, toy; real: one step per pass on the toy data here, one per 25 of ACSF1's 100 recordings there.
+    assert "| 1; 4 " in row
+    assert "not run on real data" in next(line for line in section.splitlines()
+                                          if line.startswith("| protocol interleaved"))
+    assert "come from that profile's published report" in section
+    assert "`per_sequence` stepping after every 25 recordings" in " ".join(section.split())
+
+
+def test_a_real_profile_run_with_other_settings_is_not_used():
+    here = parse_params(copy.deepcopy(TINY))
+    assert real_settings_differ(here, parse_params(profile.merge(TINY, TINY_REAL))) == []
+    other = profile.merge(TINY, {**TINY_REAL, "train": {"learning_rate": 0.5, "sequences_per_update": 25}})
+    assert real_settings_differ(here, parse_params(other)) == ["train.learning_rate"]

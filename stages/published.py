@@ -1,0 +1,60 @@
+"""Another profile's published report (`reports/<profile>/`, written by `python -m stages.profile <profile>`), read
+back so that this run's report can set its results beside its own: the paper profile's verdicts (agreement table) and
+the real profile's cells on real recordings (the "What to do" table)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from stages.params import Params, parse_params
+
+
+@dataclass(frozen=True)
+class Published:
+    name: str
+    params: Params  # the parameters that run used (its params.yaml)
+    raw_params: dict  # the same, as YAML gave them
+    findings: pd.DataFrame  # tables/findings.csv: key, title, verdict, estimate, low, high, ...
+    summary: pd.DataFrame  # tables/summary.csv: cell, metric, mean, low, high
+    replicates: pd.DataFrame  # tables/replicates.csv: one row per cell and seed
+
+
+def read_published(folder: Path, name: str) -> Published | None:
+    """The profile's results in `folder`, or None where it has not been published (no findings table yet)."""
+    tables = folder / "tables"
+    if not (tables / "findings.csv").is_file():
+        return None
+    for needed in (folder / "params.yaml", tables / "summary.csv", tables / "replicates.csv"):
+        if not needed.is_file():
+            raise FileNotFoundError(f"{needed}: missing beside {tables / 'findings.csv'} (a profile publishes both)")
+    raw = yaml.safe_load((folder / "params.yaml").read_text())
+    return Published(name, parse_params(raw, str(folder / "params.yaml")), raw,
+                     pd.read_csv(tables / "findings.csv"), pd.read_csv(tables / "summary.csv"),
+                     pd.read_csv(tables / "replicates.csv"))
+
+
+# What trains and scores a real-data cell, apart from its protocol and initial states: where two runs agree on all
+# of it, a cell one of them ran is the cell the other would have run. `sequences_per_update` is left out on purpose:
+# it is how a profile gives per_sequence more steps, and the tables print every cell's steps per epoch.
+_REAL_CELL_SETTINGS = ("model", "train", "evaluate", "replicates.count", "realdata.bptt_size")
+_IGNORED = ("train.log_every", "train.threads", "train.device", "train.sequences_per_update")
+
+
+def real_settings_differ(here: Params, there: Params) -> list[str]:
+    """The settings (dotted keys) that make a real-data cell of `there` differ from the same cell of `here`."""
+    def flat(params: Params) -> dict[str, object]:
+        values = {}
+        for key in _REAL_CELL_SETTINGS:
+            section, _, name = key.partition(".")
+            block = dataclasses.asdict(getattr(params, section))
+            items = {name: block[name]} if name else block
+            values.update({f"{section}.{k}": v for k, v in items.items()})
+        return values
+
+    mine, theirs = flat(here), flat(there)
+    return [key for key in mine if key not in _IGNORED and mine[key] != theirs[key]]
