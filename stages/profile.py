@@ -33,6 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 # What a profile run publishes, relative to its clone, copied to reports/<name>/.
 PUBLISHED = ["reports/report.md", "reports/index.html", "reports/findings.json", "reports/figures", "reports/tables",
              "reports/plots", "dvc.lock", "params.yaml"]
+# Left out of the publication: every update's loss in the last epoch, per seed (25 MB for the real profile). The
+# figure drawn from it is published with its data (figures/loss_last_epoch.csv); the table stays in the clone.
+UNPUBLISHED_TABLES = ["last_epoch.csv"]
 
 
 class ProfileError(RuntimeError):
@@ -126,7 +129,8 @@ def publish(workdir: Path, target: Path) -> None:
             raise ProfileError(f"{source}: missing after the run; nothing was published")
         destination = staging / Path(name).name
         if source.is_dir():
-            shutil.copytree(source, destination)
+            skipped = UNPUBLISHED_TABLES if name == "reports/tables" else []
+            shutil.copytree(source, destination, ignore=shutil.ignore_patterns(*skipped))
         else:
             shutil.copy2(source, destination)
     keep = target / "README.md"  # the profile's committed description stays

@@ -26,7 +26,8 @@ from stages.agreement import counts as agreement_counts
 from stages.data import DIFF_DIST_SHIFT, NUM_CLASSES, load_split, num_classes
 from stages.findings import (ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, Control, Finding, Results,
                              capacity_bound, controls, decide, decomposition_cells, probe_controls, probe_findings,
-                             real_counterparts, real_findings, remedy_cells, toy_findings, verdict_bptt)
+                             real_counterparts, real_findings, real_remedy_findings, remedy_cells, toy_findings,
+                             verdict_bptt)
 from stages.gather import environment, figure_tables, gather, input_table, real_rows, timing_table
 from stages.literature import published, reproduction_checks
 from stages.io import atomic_path, read_json, require_file, write_json, write_table, write_text
@@ -170,7 +171,8 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
     real = {dataset: Results(real_rows(frames["replicates"], dataset), confidence, classes, margin)
             for dataset, classes in real_classes.items()}
     for dataset, results in real.items():
-        findings += real_findings(results, dataset) + probe_findings(results, probe_cells(params))
+        findings += (real_findings(results, dataset) + real_remedy_findings(results, params, dataset)
+                     + probe_findings(results, probe_cells(params)))
     # Primary findings first: they are the family the report leads with.
     findings = sorted(decide(findings, confidence, params.report.power), key=lambda f: not f.primary)
     agreement = paper_agreement(params, findings, paper_dir)

@@ -122,6 +122,8 @@ def test_a_profile_runs_in_its_own_clone_and_publishes_its_report(published_proj
     published = root / "reports" / "paper"
     for name in ("report.md", "index.html", "findings.json", "params.yaml", "dvc.lock", "tables", "figures"):
         assert (published / name).exists(), name
+    assert (published / "tables" / "summary.csv").is_file()
+    assert not (published / "tables" / "last_epoch.csv").exists()  # every update's loss stays in the clone
     ran = yaml.safe_load((published / "params.yaml").read_text())
     assert ran["replicates"]["count"] == 3 and ran["remedies"]["protocol"] == []
     # The clone, not the project, holds the profile's data: the quick study's outputs are untouched.
