@@ -11,7 +11,8 @@ import pytest
 from stages.findings import (
     ABSENT, FAILS, FAILS_CHECK, HOLDS, INCONCLUSIVE, NOT_TESTED, PASSES, Results, capacity_findings, controls, decide,
     gap_finding,
-    generalises_finding, mechanism_finding, real_findings, remedy_finding, toy_findings, bptt_findings,
+    generalises_finding, mechanism_finding, real_findings, real_remedy_findings, remedy_finding, toy_findings,
+    bptt_findings,
 )
 from stages.params import parse_params
 
@@ -184,6 +185,28 @@ def test_real_data_findings_use_ten_classes():
     noisy = _gap([0.9, 0.2, 0.5], [0.1, 0.2, 0.3], heldout_accuracy=[0.10, 0.10, 0.10])
     gap, _, generalises = _decided(*real_findings(_results({REAL_RANDOM: noisy, REAL_ZEROS: noisy}, 10), "ACSF1"))
     assert gap.verdict == INCONCLUSIVE and generalises.verdict == FAILS
+
+
+def test_a_real_remedy_holds_when_it_closes_the_gap_and_still_classifies_the_test_split(tiny_raw):
+    tiny_raw["realdata"].update({"protocol": ["per_chunk", "stateless", "per_sequence"],
+                                 "initial_state_type": ["Zeros", "Learned"]})
+    tiny_raw["probe"]["real"] = {}
+    params = parse_params(tiny_raw)
+    cell = lambda protocol, state: f"real/ACSF1-{protocol}-{state}"  # noqa: E731
+    results = _results({
+        cell("per_chunk", "Zeros"): _gap([0.99, 0.98, 1.0], [0.6, 0.5, 0.55], heldout_accuracy=[0.50, 0.55, 0.60]),
+        cell("stateless", "Zeros"): _gap([0.90, 0.92, 0.91], [0.91, 0.92, 0.90], heldout_accuracy=[0.80, 0.82, 0.84]),
+        cell("per_sequence", "Zeros"): _gap([0.3, 0.32, 0.31], [0.31, 0.3, 0.32], heldout_accuracy=[0.10, 0.11, 0.09]),
+        cell("per_chunk", "Learned"): _gap([0.99, 0.98, 1.0], [0.6, 0.7, 0.65], heldout_accuracy=[0.6, 0.7, 0.65]),
+    }, classes=10)
+    found = {f.key: f for f in _decided(*real_remedy_findings(results, params, "ACSF1"))}
+    # Only the cells this run trains, and never the write-up's loop itself (real_findings covers it).
+    assert set(found) == {"real_ACSF1_stateless_Zeros", "real_ACSF1_per_sequence_Zeros", "real_ACSF1_per_chunk_Learned"}
+    assert found["real_ACSF1_stateless_Zeros"].verdict == HOLDS
+    assert "minus the write-up's loop with zero states 0.27 [" in found["real_ACSF1_stateless_Zeros"].evidence
+    assert found["real_ACSF1_per_sequence_Zeros"].verdict == FAILS  # closes the gap by learning nothing
+    assert found["real_ACSF1_per_chunk_Learned"].verdict == FAILS  # a learned state keeps the loop's gap
+    assert "minus the write-up's loop with zero states" in found["real_ACSF1_per_chunk_Learned"].evidence
 
 
 def _control_table(value: float, bptt: int = 10) -> dict[str, dict[str, list[float]]]:
