@@ -140,7 +140,12 @@ def publish(workdir: Path, target: Path) -> None:
     staging.rename(target)
 
 
-def run_profile(name: str, repo: Path = REPO, workdir: Path | None = None, dvc_args: list[str] | None = None) -> int:
+def run_profile(name: str, repo: Path = REPO, workdir: Path | None = None) -> int:
+    # The clone runs the last commit, so the parameters it merges must be that commit's too.
+    edited = _git("status", "--porcelain", "--", "params.yaml", f"profiles/{name}.yaml", cwd=repo)
+    if edited:
+        raise ProfileError(f"params.yaml or profiles/{name}.yaml has uncommitted changes; commit them first (the "
+                           f"profile runs the last commit): {edited}")
     params = profile_params(name, repo)
     workdir = workdir or repo / ".profiles" / name
     if subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=repo).returncode:
@@ -151,7 +156,7 @@ def run_profile(name: str, repo: Path = REPO, workdir: Path | None = None, dvc_a
     started = time.monotonic()
     # The stages run `python -m ...`: make that this interpreter, whether or not its environment is activated.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    code = subprocess.run([sys.executable, "-m", "dvc", "repro", *(dvc_args or [])], cwd=workdir, env=env).returncode
+    code = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=workdir, env=env).returncode
     print(f"[profile {name}] dvc repro exited with {code} after {time.monotonic() - started:.0f} s", flush=True)
     if code:
         return code

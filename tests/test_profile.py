@@ -135,6 +135,18 @@ def test_a_profile_runs_in_its_own_clone_and_publishes_its_report(published_proj
     assert "### The same findings at the write-up's own settings" not in report  # switched off in the profile
 
 
+def test_a_profile_with_uncommitted_parameters_is_refused_before_any_work(published_project):
+    root, _ = published_project
+    profile_file = root / "profiles" / "paper.yaml"
+    original = profile_file.read_text()
+    profile_file.write_text(original.replace("0.02", "0.03"))
+    try:
+        with pytest.raises(profile.ProfileError, match="profiles/paper.yaml has uncommitted changes"):
+            profile.run_profile("paper", root)
+    finally:
+        profile_file.write_text(original)
+
+
 def test_rerunning_a_finished_profile_repeats_no_stage(published_project):
     root, _ = published_project
     result = run([sys.executable, "-m", "stages.profile", "paper"], root)
