@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from stages.findings import ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, Finding
-from stages.published import Published
+from stages.published import Published, flatten
 
 AGREE, DISAGREE = "agree", "disagree"
 UNDECIDED_HERE, UNDECIDED_THERE, UNDECIDED_BOTH = "undecided here", "undecided there", "undecided in both"
@@ -65,20 +65,9 @@ def agreement_frame(findings: list[Finding], published: Published) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and value and dotted not in ("probe.grid", "probe.real"):
-            flat.update(_flatten(value, f"{dotted}."))
-        else:
-            flat[dotted] = list(value) if isinstance(value, tuple) else value
-    return flat
-
-
 def differing_settings(here: dict, there: dict) -> list[tuple[str, Any, Any]]:
     """(key, value here, value there) for every setting of `COMPARED_SECTIONS` that differs between two runs."""
-    mine, theirs = _flatten(here), _flatten(there)
+    mine, theirs = flatten(here), flatten(there)
     return [(key, mine[key], theirs[key]) for key in mine
             if key.split(".")[0] in COMPARED_SECTIONS and key in theirs and mine[key] != theirs[key]
             and key not in ("train.log_every",)]

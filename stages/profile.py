@@ -23,11 +23,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from stages.params import ParamsError, parse_params
+from stages.published import MAPPING_PARAMS
 
 REPO = Path(__file__).resolve().parents[1]
 # What a profile run publishes, relative to its clone, copied to reports/<name>/.
@@ -50,16 +50,11 @@ def merge(base: dict, overrides: dict, prefix: str = "") -> dict:
         dotted = f"{prefix}{key}"
         if key not in merged:
             raise ProfileError(f"{dotted}: unknown key (params.yaml has no such key)")
-        if isinstance(value, dict) and isinstance(merged[key], dict) and value and not _is_mapping_param(dotted):
+        if isinstance(value, dict) and isinstance(merged[key], dict) and value and dotted not in MAPPING_PARAMS:
             merged[key] = merge(merged[key], value, f"{dotted}.")
         else:
             merged[key] = copy.deepcopy(value)
     return merged
-
-
-def _is_mapping_param(dotted: str) -> bool:
-    # Parameters whose value is itself a mapping (cell -> data) are replaced whole, never merged into.
-    return dotted in ("probe.grid", "probe.real")
 
 
 def profile_params(name: str, repo: Path = REPO) -> dict:

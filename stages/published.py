@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, get_origin, get_type_hints
 
 import pandas as pd
 import yaml
@@ -38,6 +39,27 @@ def read_published(folder: Path, name: str) -> Published | None:
                      pd.read_csv(tables / "replicates.csv"))
 
 
+# Parameters whose value is itself a mapping (probe.grid, probe.real: cell -> data): a single setting, replaced whole
+# by a profile and compared whole, never walked into. Read from the types of `Params`, so a new one needs no edit here.
+MAPPING_PARAMS = frozenset(
+    f"{section.name}.{name}" for section in dataclasses.fields(Params)
+    for name, hint in get_type_hints(get_type_hints(Params)[section.name]).items() if get_origin(hint) is dict
+)
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """A parameter tree (params.yaml as loaded, or `dataclasses.asdict` of `Params`) as dotted keys -> values, lists
+    for sequences."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value and dotted not in MAPPING_PARAMS:
+            flat.update(flatten(value, f"{dotted}."))
+        else:
+            flat[dotted] = list(value) if isinstance(value, tuple) else value
+    return flat
+
+
 # What trains and scores a real-data cell, apart from its protocol and initial states: where two runs agree on all
 # of it, a cell one of them ran is the cell the other would have run. `sequences_per_update` is left out on purpose:
 # it is how a profile gives per_sequence more steps, and the tables print every cell's steps per epoch.
@@ -47,14 +69,6 @@ _IGNORED = ("train.log_every", "train.threads", "train.device", "train.sequences
 
 def real_settings_differ(here: Params, there: Params) -> list[str]:
     """The settings (dotted keys) that make a real-data cell of `there` differ from the same cell of `here`."""
-    def flat(params: Params) -> dict[str, object]:
-        values = {}
-        for key in _REAL_CELL_SETTINGS:
-            section, _, name = key.partition(".")
-            block = dataclasses.asdict(getattr(params, section))
-            items = {name: block[name]} if name else block
-            values.update({f"{section}.{k}": v for k, v in items.items()})
-        return values
-
-    mine, theirs = flat(here), flat(there)
-    return [key for key in mine if key not in _IGNORED and mine[key] != theirs[key]]
+    mine, theirs = flatten(dataclasses.asdict(here)), flatten(dataclasses.asdict(there))
+    return [key for wanted in _REAL_CELL_SETTINGS for key in mine
+            if (key == wanted or key.startswith(f"{wanted}.")) and key not in _IGNORED and mine[key] != theirs[key]]

@@ -21,7 +21,6 @@ import yaml
 
 from stages import figures, tables
 from stages.agreement import NOT_COMPARED, agreement_frame, differing_settings
-from stages.published import Published, read_published, real_settings_differ
 from stages.agreement import counts as agreement_counts
 from stages.data import DIFF_DIST_SHIFT, NUM_CLASSES, load_split, num_classes
 from stages.findings import (ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, Control, Finding, Results,
@@ -29,11 +28,11 @@ from stages.findings import (ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED, Con
                              real_counterparts, real_findings, real_remedy_findings, remedy_cells, toy_findings,
                              verdict_bptt)
 from stages.gather import environment, figure_tables, gather, input_table, real_rows, timing_table
-from stages.literature import published, reproduction_checks
 from stages.io import atomic_path, read_json, require_file, write_json, write_table, write_text
+from stages.literature import published, reproduction_checks
 from stages.page import render_page
-from stages.params import (FAMILIES, REAL_DATASETS, Params, ParamsError, cells, load_params, parse_params,
-                           probe_cells)
+from stages.params import FAMILIES, REAL_DATASETS, Params, ParamsError, cells, load_params, probe_cells
+from stages.published import read_published, real_settings_differ
 from stages.summary import summary_text
 from stages.sweep import EVALUATE_STAGE
 
@@ -115,8 +114,13 @@ def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: l
         total_seconds=(timing["training_seconds"].sum() + timing["evaluation_seconds"].sum(skipna=True)
                        + timing["probe_seconds"].sum(skipna=True)),
         citation=citation(), shift=DIFF_DIST_SHIFT, bound=capacity_bound(params),
-        ran={family: bool(cells(params, family)) for family in FAMILIES}, agreement=agreement,
+        ran=families_run(params), agreement=agreement,
     )
+
+
+def families_run(params: Params) -> dict[str, bool]:
+    """Which families this run trains: an empty matrix axis leaves one out, and with it its section and figures."""
+    return {family: bool(cells(params, family)) for family in FAMILIES}
 
 
 def paper_agreement(params: Params, findings: list[Finding], paper_dir: Path | None) -> dict | None:
@@ -206,7 +210,7 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
             t, math.log(c), level, d, c, params.realdata.bptt_size)) for dataset, classes in real_classes.items()},
     }
     # A family left out of the run (an empty matrix axis) has no figure; the report says it was not run.
-    ran = {family: bool(cells(params, family)) for family in FAMILIES}
+    ran = families_run(params)
     drawn_if = {"decomposition": bool(decomposition_cells(params)), "lags": bool(probe_cells(params)),
                 "remedies": ran["remedy"], "onset": ran["onset"], "capacity": ran["capacity"],
                 "capacity_epochs": ran["capacity"]}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -258,7 +258,7 @@ def practice(rows_of_remedies: list[tuple[str, str, str, str]], verdicts: dict[s
         real = real_cells.get(key)
         toy_cost = _cost(replicates, unlearnable)
         real_cost = _cost(real.replicates, real.cell) if real else {}
-        where = f"`{real.cell}`" + (f", {real.origin}" if real and real.origin else "") if real else ""
+        where = f"`{real.cell}`" + (f", {real.origin}" if real.origin else "") if real else ""
         rows.append({
             "protocol": label,
             "verdict as a remedy": badge(verdicts[key]) if key in verdicts else "–",

@@ -256,17 +256,6 @@ def test_per_sequence_minibatches_differ_between_passes_and_need_a_schedule(setu
         run_pass(model, inputs, labels, zeros_source(model), settings, optimizer=optimizer)
 
 
-def test_per_sequence_minibatches_train_a_learned_initial_state(setup):
-    _, inputs, labels = setup
-    model = _model(learned=True)
-    source = lambda batch: initial_states("Learned", model=model, batch=batch, generators=[],  # noqa: E731
-                                          device=torch.device("cpu"))
-    before = model.initial_state.detach().clone()
-    _run(model, inputs, labels, source, "per_sequence", optimizer=torch.optim.Adam(model.parameters(), lr=1e-2),
-         sequences_per_update=3)
-    assert not torch.equal(model.initial_state, before)
-
-
 def test_stateless_carries_nothing_between_chunks(setup):
     model, inputs, labels = setup
     result = _run(model, inputs, labels, zeros_source(model), "stateless", optimizer=_still(model))
@@ -345,13 +334,16 @@ def test_burn_in_gives_no_gradient_to_the_replayed_steps(setup):
     assert inputs.grad is not None and (inputs.grad.abs().sum(dim=(0, 1, 3)) > 0).all()
 
 
-def test_learned_initial_state_gets_gradient_and_moves(setup):
+@pytest.mark.parametrize(("protocol", "settings"), [("per_chunk", {}), ("per_sequence", {"sequences_per_update": 3})],
+                         ids=["per_chunk", "per_sequence minibatches"])
+def test_learned_initial_state_gets_gradient_and_moves(setup, protocol, settings):
     _, inputs, labels = setup
     model = _model(learned=True)
     source = lambda batch: initial_states("Learned", model=model, batch=batch, generators=[],  # noqa: E731
                                           device=torch.device("cpu"))
     before = model.initial_state.detach().clone()
-    _run(model, inputs, labels, source, optimizer=torch.optim.Adam(model.parameters(), lr=1e-2))
+    _run(model, inputs, labels, source, protocol, optimizer=torch.optim.Adam(model.parameters(), lr=1e-2),
+         **settings)
     assert not torch.equal(model.initial_state, before)
     assert model.initial_state.shape == (REPLICAS, 1, 1, HIDDEN)  # one vector per layer, shared by all sequences
 
