@@ -11,9 +11,15 @@ from pathlib import Path
 
 import matplotlib
 import pytest
+import torch
 import yaml
 
 matplotlib.use("Agg")
+# The pipeline's numerics from the test process's first tensor operation on. A stage's entry point refuses to run
+# when PyTorch's thread pool was started without flush-to-zero (`train.configure_numerics`), which is right for a
+# stage's own process; here one test's tensor work would otherwise start the pool and make every later in-process
+# call of a stage's `main` fail, so the outcome of a test depended on which tests ran before it.
+torch.set_flush_denormal(True)
 
 REPO = Path(__file__).resolve().parents[1]
 # What a clean clone holds that the pipeline needs; DVC itself is initialised fresh in the temporary repository.
