@@ -7,14 +7,18 @@ machine's single-precision matrix-multiply peak (measured in the same run) and p
 
 It also measures how the cost of an epoch grows with the number of seeds trained as one batched computation
 (`--seed-scaling`): each count in a fresh process, at one size and the pipeline's batch of sequences per seed; it
-prints the epoch's seconds for all seeds, per seed, and the 10-seed epoch over the 3-seed one.
+prints the epoch's seconds for all seeds, per seed, and the 10-seed epoch over the 3-seed one. And it times the
+step's product alone for several seed counts (`--product-seeds`): PyTorch shares a batched product out between its
+threads by the batch entries, the seeds, so on 2 threads an odd count leaves one thread idle for the last seed.
 
     python -m stages.bench                       # the full table and the seed scaling, written to bench/results.json
     python -m stages.bench --hidden 16 --batch 4 --bptt 5 --updates 4 --out /tmp/bench.json   # a smoke run
     python -m stages.bench --seed-scaling 1 3 10 --scaling-hidden 256 --out /tmp/scaling.json  # only the scaling
     python -m stages.bench --hidden 64 --bptt 10 --seed-scaling 1 3 10     # one size of the table and the scaling
+    python -m stages.bench --product-seeds 1 2 3 4 5 6 --scaling-hidden 512 --scaling-batch 64   # the product alone
 
-Naming `--hidden`/`--bptt` or `--seed-scaling` runs only the parts named; naming neither runs both at defaults.
+Naming `--hidden`/`--bptt`, `--seed-scaling` or `--product-seeds` runs only the parts named; naming none runs all
+three at their defaults.
 
 The benchmark is a measuring instrument, not a test: nothing here asserts a speed.
 """
@@ -34,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from stages.floor import Product, product_seconds
 from stages.io import write_json
 from stages.model import ModelConfig, ReplicaClassifier
 from stages.tbptt import PassSettings, run_pass
@@ -42,6 +47,7 @@ from stages.train import make_optimizer
 LOOPS = ("writeup", "study", "study-batched")
 DEFAULT_SIZES = [(64, 10), (64, 100), (128, 10), (128, 100), (512, 10), (512, 100)]
 DEFAULT_SEED_COUNTS = [1, 3, 10]
+DEFAULT_PRODUCT_SEEDS = [1, 2, 3, 4, 5, 6]
 # The pipeline's default batch of one seed: data.examples_per_class (8) sequences of each of 2 classes.
 PIPELINE_BATCH = 16
 SCALING_PAIR = (3, 10)  # the issue's figure: the 10-seed epoch over the 3-seed epoch (target: at most 2.0)
@@ -204,6 +210,23 @@ def seed_scaling(args: argparse.Namespace) -> dict:
             "repeats": args.repeats, f"epoch_ratio_{more}_to_{fewer}": ratio, "rows": rows}
 
 
+def product_scaling(args: argparse.Namespace) -> dict:
+    """Time the GRU's step product alone (seeds x sequences x hidden by hidden x 3 hidden, one `bmm`) for each seed
+    count in `--product-seeds`; print and return the rows."""
+    hidden, batch = args.scaling_hidden, args.scaling_batch
+    print(f"step product alone: hidden {hidden}, {batch} sequences per seed, {args.threads} thread(s)")
+    print(f"{'seeds':>5} {'ms per product':>15} {'ms per seed':>12} {'GFLOP/s':>8}")
+    rows = []
+    for seeds in args.product_seeds:
+        product = Product(replicas=seeds, rows=batch, hidden=hidden, gates=3)
+        seconds = product_seconds(product, min_seconds=0.2)
+        rows.append({"seeds": seeds, "product_seconds": seconds, "seconds_per_seed": seconds / seeds,
+                     "gflops": product.flops / seconds / 1e9})
+        print(f"{seeds:>5} {1e3 * seconds:>15.3f} {1e3 * seconds / seeds:>12.3f} {product.flops / seconds / 1e9:>8.1f}",
+              flush=True)
+    return {"hidden": hidden, "batch_per_seed": batch, "threads": args.threads, "rows": rows}
+
+
 def table(args: argparse.Namespace, machine: dict) -> list[dict]:
     """The write-up's loop against this study's trainer at each size; prints the table, adds the matmul rates to
     `machine` and returns the rows."""
@@ -249,10 +272,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed-scaling", type=int, nargs="+", metavar="SEEDS",
                         help=f"seed counts whose batched epoch is timed (default with no sizes: "
                              f"{' '.join(map(str, DEFAULT_SEED_COUNTS))})")
-    parser.add_argument("--scaling-hidden", type=int, default=256, help="hidden size of the seed scaling")
+    parser.add_argument("--product-seeds", type=int, nargs="+", metavar="SEEDS",
+                        help=f"seed counts whose step product is timed alone (default with nothing else named: "
+                             f"{' '.join(map(str, DEFAULT_PRODUCT_SEEDS))})")
+    parser.add_argument("--scaling-hidden", type=int, default=256,
+                        help="hidden size of the seed scaling and of the product timing")
     parser.add_argument("--scaling-bptt", type=int, default=10, help="bptt size of the seed scaling")
     parser.add_argument("--scaling-batch", type=int, default=PIPELINE_BATCH,
-                        help="sequences per seed in the seed scaling (default: the pipeline's)")
+                        help="sequences per seed in the seed scaling and the product timing (default: the pipeline's)")
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
     parser.add_argument("--child", choices=LOOPS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -260,8 +287,9 @@ def main(argv: list[str] | None = None) -> int:
                  "scaling_batch"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
-    if args.seed_scaling is not None and min(args.seed_scaling) <= 0:
-        parser.error("--seed-scaling: every seed count must be positive")
+    for name in ("seed_scaling", "product_seeds"):
+        if getattr(args, name) is not None and min(getattr(args, name)) <= 0:
+            parser.error(f"--{name.replace('_', '-')}: every seed count must be positive")
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # the same numerics as the pipeline's default for both loops
     if args.child:
@@ -272,10 +300,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--batch and --scaling-batch must be even (two classes)")
     if bool(args.hidden) != bool(args.bptt):
         parser.error("give both --hidden and --bptt, or neither")
-    # The parts named run alone; naming neither runs both at their defaults.
-    run_table = bool(args.hidden) or args.seed_scaling is None
-    if args.seed_scaling is None and not args.hidden:
-        args.seed_scaling = DEFAULT_SEED_COUNTS
+    # The parts named run alone; naming none runs all three at their defaults.
+    if not args.hidden and args.seed_scaling is None and args.product_seeds is None:
+        args.seed_scaling, args.product_seeds = DEFAULT_SEED_COUNTS, DEFAULT_PRODUCT_SEEDS
+        run_table = True
+    else:
+        run_table = bool(args.hidden)
     machine = {"platform": platform.platform(), "processor": platform.processor(), "threads": args.threads,
                "torch": torch.__version__}
     rows = table(args, machine) if run_table else []
@@ -287,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.seed_scaling:
         result["seed_scaling"] = seed_scaling(args)
+    if args.product_seeds:
+        result["product_scaling"] = product_scaling(args)
     write_json(args.out, result)
     print(f"wrote {args.out}")
     return 0

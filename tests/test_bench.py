@@ -90,8 +90,23 @@ def test_both_loops_compute_the_same_losses():
     assert our_losses == pytest.approx(their_losses, rel=1e-4)
 
 
+def test_product_timing_alone_times_each_seed_count_and_runs_nothing_else(tmp_path, capsys):
+    out = tmp_path / "product.json"
+    assert bench.main(["--product-seeds", "1", "3", "--scaling-hidden", "8", "--scaling-batch", "4",
+                       "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["rows"] == [] and "seed_scaling" not in result  # only the part named runs
+    product = result["product_scaling"]
+    assert (product["hidden"], product["batch_per_seed"]) == (8, 4)
+    assert [row["seeds"] for row in product["rows"]] == [1, 3]
+    for row in product["rows"]:
+        assert row["product_seconds"] > 0 and row["gflops"] > 0
+        assert row["seconds_per_seed"] == pytest.approx(row["product_seconds"] / row["seeds"], rel=1e-4)
+    assert "ms per seed" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("argument", ["--seeds", "--batch", "--updates", "--seed-scaling", "--scaling-hidden",
-                                      "--scaling-bptt", "--scaling-batch"])
+                                      "--scaling-bptt", "--scaling-batch", "--product-seeds"])
 def test_benchmark_refuses_a_non_positive_size(argument):
     with pytest.raises(SystemExit):
         bench.main([argument, "0"])
