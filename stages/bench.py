@@ -220,9 +220,10 @@ def product_scaling(args: argparse.Namespace) -> dict:
     for seeds in args.product_seeds:
         product = Product(replicas=seeds, rows=batch, hidden=hidden, gates=3)
         seconds = product_seconds(product, min_seconds=0.2)
-        rows.append({"seeds": seeds, "product_seconds": seconds, "seconds_per_seed": seconds / seeds,
-                     "gflops": product.flops / seconds / 1e9})
-        print(f"{seeds:>5} {1e3 * seconds:>15.3f} {1e3 * seconds / seeds:>12.3f} {product.flops / seconds / 1e9:>8.1f}",
+        row = {"seeds": seeds, "product_seconds": seconds, "seconds_per_seed": seconds / seeds,
+               "gflops": product.flops / seconds / 1e9}
+        rows.append(row)
+        print(f"{seeds:>5} {1e3 * seconds:>15.3f} {1e3 * row['seconds_per_seed']:>12.3f} {row['gflops']:>8.1f}",
               flush=True)
     return {"hidden": hidden, "batch_per_seed": batch, "threads": args.threads, "rows": rows}
 

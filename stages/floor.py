@@ -32,7 +32,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import torch
@@ -141,7 +140,7 @@ def floor_table(params: Params, replicates: pd.DataFrame, timing: pd.DataFrame,
     rows = []
     for name, seeds in replicates.groupby("cell", sort=False):
         cell = by_name[name]
-        steps, features = sequence_shape(params, cell.data_type)
+        _, features = sequence_shape(params, cell.data_type)
         gates = GATES[cell.cell]
         per_part: dict[str, float] = {}
         # Every seed of a cell feeds the same counts; one seed's row stands for all.
