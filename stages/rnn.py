@@ -22,6 +22,44 @@ from __future__ import annotations
 import torch
 
 
+# When the leftover seeds pay to be computed one by one (timed alone on 2 threads, idle machine, 2026-12-01): with
+# 3 seeds, from about 3 MFLOP per seed's product on, 1.1 to 1.3 times faster (512 units, 64 sequences: 1.26); with
+# 5 seeds a wash (0.93 to 1.12; 0.95 at the default's 256 units and 16 sequences); below 3 MFLOP the extra call
+# costs more than the idle thread. The choice never changes a value, only the time.
+SPLIT_IDLE_SHARE = 0.25  # split only when the batched product would leave this share of the threads' time idle
+SPLIT_FLOPS_PER_SEED = 3e6  # ... and one seed's product is at least this large
+
+
+def seeds_alone(seeds: int, threads: int, flops_per_seed: float) -> int:
+    """How many of the last seeds `seed_bmm` computes one by one, each shared by every thread (0: one `bmm`)."""
+    leftover = seeds % threads if seeds > threads else 0
+    idle_share = 1 - seeds / (-(-seeds // threads) * threads)
+    if not leftover or idle_share < SPLIT_IDLE_SHARE or flops_per_seed < SPLIT_FLOPS_PER_SEED:
+        return 0
+    return leftover
+
+
+def seed_bmm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """`torch.bmm(a, b)` over the seed axis, with the seeds that would leave threads idle computed one by one.
+
+    PyTorch hands the entries of a batched product to its threads whole, so with 3 seeds on 2 threads one thread
+    computes two products while the other waits after one: a 3rd seed costs as much as a 4th (README, "Odd seed
+    counts waste a thread"). When that idle share is large and the products large enough (`seeds_alone`), the
+    seeds that do not fill a round of threads get a product each, which every thread shares. Each seed's product
+    is the same product, so the values do not change (tests/test_model.py)."""
+    seeds = a.shape[0]
+    if out is None:
+        out = a.new_empty(seeds, a.shape[1], b.shape[2])
+    alone = seeds_alone(seeds, torch.get_num_threads(), 2 * a.shape[1] * a.shape[2] * b.shape[2])
+    if not alone:
+        return torch.bmm(a, b, out=out)
+    whole = seeds - alone
+    torch.bmm(a[:whole], b[:whole], out=out[:whole])
+    for seed in range(whole, seeds):
+        torch.mm(a[seed], b[seed], out=out[seed])
+    return out
+
+
 class GRUChunk(torch.autograd.Function):
     """All steps of one chunk through one GRU layer: (inputs, h0, weights) -> outputs (S, B, T, H)."""
 
@@ -43,7 +81,7 @@ class GRUChunk(torch.autograd.Function):
         states[0] = h0
         for t in range(steps):
             # bmm then add, not baddbmm: baddbmm first copies its (broadcast) bias into the output at every step.
-            torch.bmm(states[t], w_hh, out=gh[t])
+            seed_bmm(states[t], w_hh, out=gh[t])
             gh[t, ..., 2 * hidden:] += hidden_candidate_bias
             rz = torch.add(gi[t, ..., : 2 * hidden], gh[t, ..., : 2 * hidden], out=reset_update[t]).sigmoid_()
             n = torch.addcmul(gi[t, ..., 2 * hidden:], rz[..., :hidden], gh[t, ..., 2 * hidden:])
@@ -73,19 +111,19 @@ class GRUChunk(torch.autograd.Function):
         for t in reversed(range(steps)):
             incoming = torch.add(grad_h, grad_outputs[t], out=grad_states[t])
             torch.mul(incoming.unsqueeze(-2), factors[t], out=grad_gates[t].view(replicas, batch, 3, hidden))
-            grad_h = torch.bmm(grad_gates[t], w_hh_t).addcmul_(incoming, z[t])
+            grad_h = seed_bmm(grad_gates[t], w_hh_t).addcmul_(incoming, z[t])
         flat_gates = grad_gates.permute(1, 0, 2, 3).reshape(replicas, steps * batch, 3 * hidden)
         previous = states[:-1].permute(1, 0, 2, 3).reshape(replicas, steps * batch, hidden)
-        grad_w_hh = torch.bmm(previous.transpose(1, 2), flat_gates)
+        grad_w_hh = seed_bmm(previous.transpose(1, 2), flat_gates)
         grad_b_hh = flat_gates.sum(dim=1, keepdim=True)
         # The input side differs only in the candidate: no reset gate scales W_in x.
         grad_gates[..., 2 * hidden:] = grad_states * through_candidate
         flat_gates = grad_gates.permute(1, 2, 0, 3).reshape(replicas, batch * steps, 3 * hidden)
-        grad_w_ih = torch.bmm(inputs.reshape(replicas, batch * steps, features).transpose(1, 2), flat_gates)
+        grad_w_ih = seed_bmm(inputs.reshape(replicas, batch * steps, features).transpose(1, 2), flat_gates)
         grad_b_ih = flat_gates.sum(dim=1, keepdim=True)
         grad_inputs = None
         if ctx.needs_input_grad[0]:
-            grad_inputs = torch.bmm(flat_gates, w_ih.transpose(1, 2)).view(replicas, batch, steps, features)
+            grad_inputs = seed_bmm(flat_gates, w_ih.transpose(1, 2)).view(replicas, batch, steps, features)
         return grad_inputs, grad_h, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
 
 
@@ -104,7 +142,7 @@ class LSTMChunk(torch.autograd.Function):
         cells = h0.new_empty(steps + 1, replicas, batch, hidden)  # c_0 .. c_T
         states[0], cells[0] = h0, c0
         for t in range(steps):
-            pre = torch.bmm(states[t], w_hh, out=gates[t]).add_(gi[t])
+            pre = seed_bmm(states[t], w_hh, out=gates[t]).add_(gi[t])
             pre[..., : 2 * hidden].sigmoid_()
             pre[..., 3 * hidden:].sigmoid_()
             g = pre[..., 2 * hidden: 3 * hidden].tanh_()
@@ -139,14 +177,14 @@ class LSTMChunk(torch.autograd.Function):
             torch.mul(grad_c.unsqueeze(-2), cell_factors[t], out=grad_gates_view[t, :, :, :3])
             torch.mul(incoming, output_factor[t], out=grad_gates_view[t, :, :, 3])
             grad_c = grad_c * f[t]
-            grad_h = torch.bmm(grad_gates[t], w_hh_t)
+            grad_h = seed_bmm(grad_gates[t], w_hh_t)
         flat_gates = grad_gates.permute(1, 0, 2, 3).reshape(replicas, steps * batch, 4 * hidden)
         previous = states[:-1].permute(1, 0, 2, 3).reshape(replicas, steps * batch, hidden)
-        grad_w_hh = torch.bmm(previous.transpose(1, 2), flat_gates)
+        grad_w_hh = seed_bmm(previous.transpose(1, 2), flat_gates)
         grad_bias = flat_gates.sum(dim=1, keepdim=True)  # the same pre-activation takes both biases
         flat_gates = grad_gates.permute(1, 2, 0, 3).reshape(replicas, batch * steps, 4 * hidden)
-        grad_w_ih = torch.bmm(inputs.reshape(replicas, batch * steps, features).transpose(1, 2), flat_gates)
+        grad_w_ih = seed_bmm(inputs.reshape(replicas, batch * steps, features).transpose(1, 2), flat_gates)
         grad_inputs = None
         if ctx.needs_input_grad[0]:
-            grad_inputs = torch.bmm(flat_gates, w_ih.transpose(1, 2)).view(replicas, batch, steps, features)
+            grad_inputs = seed_bmm(flat_gates, w_ih.transpose(1, 2)).view(replicas, batch, steps, features)
         return grad_inputs, grad_h, grad_c, grad_w_ih, grad_w_hh, grad_bias, grad_bias.clone()

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from stages.model import ModelConfig, ReplicaClassifier, initial_states
+from stages.rnn import SPLIT_FLOPS_PER_SEED, seed_bmm, seeds_alone
 
 SEEDS = [3, 7]
 
@@ -60,6 +61,33 @@ def test_each_replicate_equals_pytorchs_module_in_values_and_gradients(cell, lay
                     torch.testing.assert_close(grads[name][replica, 0], grad, msg=name)
     finally:
         torch.set_default_dtype(torch.float32)
+
+
+@pytest.mark.parametrize(("seeds", "threads", "alone"), [(3, 2, 1), (5, 2, 0), (4, 2, 0), (16, 2, 0), (1, 2, 0),
+                                                       (2, 2, 0), (5, 4, 1), (3, 1, 0)])
+def test_only_seeds_that_leave_a_quarter_of_the_threads_idle_are_computed_alone(seeds, threads, alone):
+    assert seeds_alone(seeds, threads, SPLIT_FLOPS_PER_SEED) == alone
+    assert seeds_alone(seeds, threads, SPLIT_FLOPS_PER_SEED / 2) == 0  # small products: one call is cheaper
+
+
+@pytest.mark.parametrize("seeds", [1, 2, 3, 5, 16])
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_seed_products_are_torchs_batched_product_to_the_bit_however_they_are_shared_out(seeds, threads):
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        generator = torch.Generator().manual_seed(seeds)
+        states = torch.randn(seeds, 32, 128, generator=generator)  # 3.1 MFLOP per seed: over the split's floor
+        weights = torch.randn(seeds, 128, 384, generator=generator)
+        assert torch.equal(seed_bmm(states, weights), torch.bmm(states, weights))
+        out = torch.empty(seeds, 32, 384)
+        assert seed_bmm(states, weights, out=out) is out and torch.equal(out, torch.bmm(states, weights))
+        # the weight gradient's product: a transposed first operand
+        gates = torch.randn(seeds, 32, 384, generator=generator)
+        transposed = states.transpose(1, 2)
+        assert torch.equal(seed_bmm(transposed, gates), torch.bmm(transposed, gates))
+    finally:
+        torch.set_num_threads(previous)
 
 
 def test_replicates_start_from_pytorchs_initial_weights_for_their_seed():
