@@ -10,15 +10,18 @@ It also measures how the cost of an epoch grows with the number of seeds trained
 prints the epoch's seconds for all seeds, per seed, and the 10-seed epoch over the 3-seed one. And it times the
 step's product alone for several seed counts (`--product-seeds`): PyTorch shares a batched product out between its
 threads by the batch entries, the seeds, so on 2 threads an odd count leaves one thread idle for the last seed.
+And it weighs fusing a step's element-wise work with `torch.compile` (`--fused-step`, see `stages/fused_step.py`):
+the compile time with an empty and a warm cache, each in a fresh process, against the time it saves per step.
 
     python -m stages.bench                       # the full table and the seed scaling, written to bench/results.json
     python -m stages.bench --hidden 16 --batch 4 --bptt 5 --updates 4 --out /tmp/bench.json   # a smoke run
     python -m stages.bench --seed-scaling 1 3 10 --scaling-hidden 256 --out /tmp/scaling.json  # only the scaling
     python -m stages.bench --hidden 64 --bptt 10 --seed-scaling 1 3 10     # one size of the table and the scaling
     python -m stages.bench --product-seeds 1 2 3 4 5 6 --scaling-hidden 512 --scaling-batch 64   # the product alone
+    python -m stages.bench --fused-step 64 256 512 --seeds 5          # torch.compile's fused step against ours
 
-Naming `--hidden`/`--bptt`, `--seed-scaling` or `--product-seeds` runs only the parts named; naming none runs all
-three at their defaults.
+Naming `--hidden`/`--bptt`, `--seed-scaling`, `--product-seeds` or `--fused-step` runs only the parts named; naming
+none runs the first three at their defaults (the fused step compiles C++, so it runs only when asked for).
 
 The benchmark is a measuring instrument, not a test: nothing here asserts a speed.
 """
@@ -27,10 +30,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,6 +44,7 @@ import torch
 from torch import nn
 
 from stages.floor import Product, product_seconds
+from stages.fused_step import break_even_steps, measure_fused_step
 from stages.io import write_json
 from stages.model import ModelConfig, ReplicaClassifier
 from stages.tbptt import PassSettings, run_pass
@@ -228,6 +234,37 @@ def product_scaling(args: argparse.Namespace) -> dict:
     return {"hidden": hidden, "batch_per_seed": batch, "threads": args.threads, "rows": rows}
 
 
+def fused_step(args: argparse.Namespace) -> dict:
+    """For each hidden size in `--fused-step`: `measure_fused_step` in two fresh processes sharing a new, empty
+    compile cache (the first compiles, the second finds its kernel cached, as every later stage would); print and
+    return the rows."""
+    seeds, batch = args.seeds, args.scaling_batch
+    print(f"fused step: one GRU step's element-wise work, {seeds} seeds x {batch} sequences, {args.threads} "
+          f"thread(s), torch.compile backend {args.fused_backend}")
+    print(f"{'hidden':>6} {'compile s (empty cache)':>24} {'(warm cache)':>13} {'eager us/step':>14} "
+          f"{'fused us/step':>14} {'break-even steps':>17} {'max |diff|':>11}")
+    rows = []
+    for hidden in args.fused_step:
+        with tempfile.TemporaryDirectory(prefix="inductor-cache-") as cache:
+            env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache}
+            command = [sys.executable, "-m", "stages.bench", "--child-fused", str(hidden), "--seeds", str(seeds),
+                       "--scaling-batch", str(batch), "--threads", str(args.threads),
+                       "--fused-backend", args.fused_backend]
+            cold, warm = (json.loads(subprocess.run(command, check=True, capture_output=True, text=True,
+                                                    env=env).stdout.strip().splitlines()[-1]) for _ in range(2))
+        warm_compile = warm.pop("compile_seconds")
+        row = {**warm, "compile_seconds_empty_cache": cold["compile_seconds"],
+               "compile_seconds_warm_cache": warm_compile,
+               "break_even_steps": break_even_steps(warm_compile, warm["eager_step_seconds"],
+                                                    warm["fused_step_seconds"])}
+        rows.append(row)
+        even = "never" if row["break_even_steps"] is None else f"{row['break_even_steps']:,.0f}"
+        print(f"{hidden:>6} {row['compile_seconds_empty_cache']:>24.1f} {warm_compile:>13.1f} "
+              f"{1e6 * row['eager_step_seconds']:>14.1f} {1e6 * row['fused_step_seconds']:>14.1f} {even:>17} "
+              f"{row['max_state_difference']:>11.1e}", flush=True)
+    return {"seeds": seeds, "batch_per_seed": batch, "threads": args.threads, "rows": rows}
+
+
 def table(args: argparse.Namespace, machine: dict) -> list[dict]:
     """The write-up's loop against this study's trainer at each size; prints the table, adds the matmul rates to
     `machine` and returns the rows."""
@@ -276,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--product-seeds", type=int, nargs="+", metavar="SEEDS",
                         help=f"seed counts whose step product is timed alone (default with nothing else named: "
                              f"{' '.join(map(str, DEFAULT_PRODUCT_SEEDS))})")
+    parser.add_argument("--fused-step", type=int, nargs="+", metavar="HIDDEN",
+                        help="hidden sizes at which torch.compile's fused step is weighed against the study's "
+                             "(--seeds seeds, --scaling-batch sequences each)")
     parser.add_argument("--scaling-hidden", type=int, default=256,
                         help="hidden size of the seed scaling and of the product timing")
     parser.add_argument("--scaling-bptt", type=int, default=10, help="bptt size of the seed scaling")
@@ -283,12 +323,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="sequences per seed in the seed scaling and the product timing (default: the pipeline's)")
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
     parser.add_argument("--child", choices=LOOPS, help=argparse.SUPPRESS)
+    parser.add_argument("--child-fused", type=int, help=argparse.SUPPRESS)
+    # The tests check the fused step's plumbing with backend "eager" (no C++ compiler run); "inductor" is the one
+    # that fuses.
+    parser.add_argument("--fused-backend", default="inductor", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for name in ("batch", "updates", "repeats", "threads", "peak_size", "seeds", "scaling_hidden", "scaling_bptt",
                  "scaling_batch"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
-    for name in ("seed_scaling", "product_seeds"):
+    for name in ("seed_scaling", "product_seeds", "fused_step"):
         if getattr(args, name) is not None and min(getattr(args, name)) <= 0:
             parser.error(f"--{name.replace('_', '-')}: every seed count must be positive")
     torch.set_num_threads(args.threads)
@@ -297,12 +341,16 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure_one(args.child, args.hidden[0], args.batch, args.bptt[0], args.updates,
                                      args.repeats, seed=0, seeds=args.seeds)))
         return 0
+    if args.child_fused:
+        print(json.dumps(measure_fused_step(args.child_fused, args.seeds, args.scaling_batch,
+                                            backend=args.fused_backend)))
+        return 0
     if args.batch % 2 or args.scaling_batch % 2:
         parser.error("--batch and --scaling-batch must be even (two classes)")
     if bool(args.hidden) != bool(args.bptt):
         parser.error("give both --hidden and --bptt, or neither")
-    # The parts named run alone; naming none runs all three at their defaults.
-    if not args.hidden and args.seed_scaling is None and args.product_seeds is None:
+    # The parts named run alone; naming none runs the first three at their defaults.
+    if not args.hidden and args.seed_scaling is None and args.product_seeds is None and args.fused_step is None:
         args.seed_scaling, args.product_seeds = DEFAULT_SEED_COUNTS, DEFAULT_PRODUCT_SEEDS
         run_table = True
     else:
@@ -320,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
         result["seed_scaling"] = seed_scaling(args)
     if args.product_seeds:
         result["product_scaling"] = product_scaling(args)
+    if args.fused_step:
+        result["fused_step"] = fused_step(args)
     write_json(args.out, result)
     print(f"wrote {args.out}")
     return 0

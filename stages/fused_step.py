@@ -1,0 +1,93 @@
+"""One GRU step's element-wise work, as `stages/rnn.py` runs it and as `torch.compile` fuses it into one kernel.
+
+After each step's product (the states by the recurrent weights), `GRUChunk.forward` makes five element-wise calls:
+the candidate's hidden bias, the reset and update gates (add, sigmoid), the candidate (addcmul, tanh) and the new
+state (lerp). At small sizes each call costs more in dispatch than in arithmetic, so one fused kernel could win;
+but `torch.compile` pays a compilation in every process that uses it, and this pipeline starts a process per stage.
+`python -m stages.bench --fused-step 64 256 512` measures both sides: the compile time with an empty and with a warm
+cache (each in a fresh process), the time per step both ways, the steps a process must run before the warm compile
+pays for itself, and how far the fused result is from the study's (the pipeline's results are bit-exact today).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import torch
+
+
+def eager_gates(gi_t: torch.Tensor, gh_t: torch.Tensor, candidate_bias: torch.Tensor, h: torch.Tensor,
+                reset_update_t: torch.Tensor, candidate_t: torch.Tensor, h_next: torch.Tensor) -> None:
+    """`GRUChunk.forward`'s element-wise work after the step product, call for call (a test holds the two equal):
+    gi_t, gh_t (S, B, 3H) are the input's and the state's shares of the gates; writes the gates, the candidate and
+    the new state into the last three arguments, and adds the candidate's bias into gh_t, as the chunk does."""
+    hidden = h.shape[-1]
+    gh_t[..., 2 * hidden:] += candidate_bias
+    rz = torch.add(gi_t[..., : 2 * hidden], gh_t[..., : 2 * hidden], out=reset_update_t).sigmoid_()
+    n = torch.addcmul(gi_t[..., 2 * hidden:], rz[..., :hidden], gh_t[..., 2 * hidden:])
+    torch.tanh(n, out=candidate_t)
+    torch.lerp(candidate_t, h, rz[..., hidden:], out=h_next)
+
+
+def functional_gates(gi_t: torch.Tensor, gh_t: torch.Tensor, candidate_bias: torch.Tensor,
+                     h: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The same arithmetic without writes into given tensors, the form `torch.compile` fuses: returns the state's
+    share with the candidate's bias, the gates, the candidate and the new state (what the chunk keeps)."""
+    hidden = h.shape[-1]
+    candidate_share = gh_t[..., 2 * hidden:] + candidate_bias
+    rz = torch.sigmoid(gi_t[..., : 2 * hidden] + gh_t[..., : 2 * hidden])
+    n = torch.tanh(gi_t[..., 2 * hidden:] + rz[..., :hidden] * candidate_share)
+    return candidate_share, rz, n, torch.lerp(n, h, rz[..., hidden:])
+
+
+def _seconds_per_call(fn: Callable[[], object], min_seconds: float) -> float:
+    fn()
+    repeats, elapsed = 1, 0.0
+    while elapsed < min_seconds:
+        repeats *= 4
+        started = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        elapsed = time.perf_counter() - started
+    return elapsed / repeats
+
+
+def measure_fused_step(hidden: int, seeds: int, batch: int, *, backend: str = "inductor",
+                       min_seconds: float = 0.3) -> dict:
+    """In this process: compile `functional_gates` for one shape, then time it against `eager_gates` (alternating
+    the two three times; the fastest of each counts). Returns seconds and the largest difference of the new state."""
+    generator = torch.Generator().manual_seed(0)
+    gi = torch.randn(seeds, batch, 3 * hidden, generator=generator)
+    gh = torch.randn(seeds, batch, 3 * hidden, generator=generator)
+    bias = torch.randn(seeds, 1, hidden, generator=generator)
+    h = torch.rand(seeds, batch, hidden, generator=generator) * 2 - 1
+    reset_update, candidate, h_next = (torch.empty(seeds, batch, width) for width in (2 * hidden, hidden, hidden))
+
+    started = time.perf_counter()
+    fused = torch.compile(functional_gates, backend=backend, dynamic=False)
+    fused_state = fused(gi, gh, bias, h)[-1]
+    compile_seconds = time.perf_counter() - started
+
+    eager_gh = gh.clone()
+    eager_gates(gi, eager_gh, bias, h, reset_update, candidate, h_next)
+    difference = (fused_state - h_next).abs().max().item()
+    # eager_gates adds the candidate's bias into its gh_t at every call, as the chunk does once per step: the timed
+    # calls work on a copy, whose candidate share drifts (tanh saturates; the arithmetic per call is the same).
+    scratch = gh.clone()
+    eager, compiled = [], []
+    for _ in range(3):
+        eager.append(_seconds_per_call(
+            lambda: eager_gates(gi, scratch, bias, h, reset_update, candidate, h_next), min_seconds))
+        compiled.append(_seconds_per_call(lambda: fused(gi, gh, bias, h), min_seconds))
+    return {"hidden": hidden, "seeds": seeds, "batch_per_seed": batch, "backend": backend,
+            "compile_seconds": compile_seconds,
+            "eager_step_seconds": min(eager),
+            "fused_step_seconds": min(compiled),
+            "max_state_difference": difference, "bit_identical": difference == 0.0}
+
+
+def break_even_steps(compile_seconds: float, eager_step_seconds: float, fused_step_seconds: float) -> float | None:
+    """Steps a process must run before a compilation of `compile_seconds` pays for itself (None: it never does)."""
+    saved = eager_step_seconds - fused_step_seconds
+    return compile_seconds / saved if saved > 0 else None
