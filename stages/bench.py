@@ -332,9 +332,9 @@ def main(argv: list[str] | None = None) -> int:
                  "scaling_batch"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
-    for name in ("seed_scaling", "product_seeds", "fused_step"):
+    for name, what in (("seed_scaling", "seed count"), ("product_seeds", "seed count"), ("fused_step", "hidden size")):
         if getattr(args, name) is not None and min(getattr(args, name)) <= 0:
-            parser.error(f"--{name.replace('_', '-')}: every seed count must be positive")
+            parser.error(f"--{name.replace('_', '-')}: every {what} must be positive")
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # the same numerics as the pipeline's default for both loops
     if args.child:

@@ -63,20 +63,26 @@ class Product:
         return 2.0 * self.replicas * self.rows * self.hidden * self.gates * self.hidden
 
 
-def product_seconds(product: Product, *, min_seconds: float = 0.05) -> float:
-    """Seconds of one product at this shape, timed alone (after a warm-up) for at least `min_seconds`."""
-    states = torch.randn(product.replicas, product.rows, product.hidden)
-    weights = torch.randn(product.replicas, product.hidden, product.gates * product.hidden)
-    out = torch.empty(product.replicas, product.rows, product.gates * product.hidden)
-    torch.bmm(states, weights, out=out)
+def seconds_per_call(call: Callable[[], object], *, min_seconds: float) -> float:
+    """Seconds of one `call`, after a warm-up call, timed in rounds of 4, 16, 64, ... calls until one round lasts
+    `min_seconds`."""
+    call()
     repeats, elapsed = 1, 0.0
     while elapsed < min_seconds:
         repeats *= 4
         started = time.perf_counter()
         for _ in range(repeats):
-            torch.bmm(states, weights, out=out)
+            call()
         elapsed = time.perf_counter() - started
     return elapsed / repeats
+
+
+def product_seconds(product: Product, *, min_seconds: float = 0.05) -> float:
+    """Seconds of one product at this shape, timed alone (after a warm-up) for at least `min_seconds`."""
+    states = torch.randn(product.replicas, product.rows, product.hidden)
+    weights = torch.randn(product.replicas, product.hidden, product.gates * product.hidden)
+    out = torch.empty(product.replicas, product.rows, product.gates * product.hidden)
+    return seconds_per_call(lambda: torch.bmm(states, weights, out=out), min_seconds=min_seconds)
 
 
 def sequence_counts(params: Params, cell: Cell) -> tuple[int, int]:

@@ -12,9 +12,10 @@ pays for itself, and how far the fused result is from the study's (the pipeline'
 from __future__ import annotations
 
 import time
-from typing import Callable
 
 import torch
+
+from stages.floor import seconds_per_call
 
 
 def eager_gates(gi_t: torch.Tensor, gh_t: torch.Tensor, candidate_bias: torch.Tensor, h: torch.Tensor,
@@ -41,18 +42,6 @@ def functional_gates(gi_t: torch.Tensor, gh_t: torch.Tensor, candidate_bias: tor
     return candidate_share, rz, n, torch.lerp(n, h, rz[..., hidden:])
 
 
-def _seconds_per_call(fn: Callable[[], object], min_seconds: float) -> float:
-    fn()
-    repeats, elapsed = 1, 0.0
-    while elapsed < min_seconds:
-        repeats *= 4
-        started = time.perf_counter()
-        for _ in range(repeats):
-            fn()
-        elapsed = time.perf_counter() - started
-    return elapsed / repeats
-
-
 def measure_fused_step(hidden: int, seeds: int, batch: int, *, backend: str = "inductor",
                        min_seconds: float = 0.3) -> dict:
     """In this process: compile `functional_gates` for one shape, then time it against `eager_gates` (alternating
@@ -77,9 +66,9 @@ def measure_fused_step(hidden: int, seeds: int, batch: int, *, backend: str = "i
     scratch = gh.clone()
     eager, compiled = [], []
     for _ in range(3):
-        eager.append(_seconds_per_call(
-            lambda: eager_gates(gi, scratch, bias, h, reset_update, candidate, h_next), min_seconds))
-        compiled.append(_seconds_per_call(lambda: fused(gi, gh, bias, h), min_seconds))
+        eager.append(seconds_per_call(lambda: eager_gates(gi, scratch, bias, h, reset_update, candidate, h_next),
+                                      min_seconds=min_seconds))
+        compiled.append(seconds_per_call(lambda: fused(gi, gh, bias, h), min_seconds=min_seconds))
     return {"hidden": hidden, "seeds": seeds, "batch_per_seed": batch, "backend": backend,
             "compile_seconds": compile_seconds,
             "eager_step_seconds": min(eager),
