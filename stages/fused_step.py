@@ -1,7 +1,7 @@
 """One GRU step's element-wise work, as `stages/rnn.py` runs it and as `torch.compile` fuses it into one kernel.
 
-After each step's product (the states by the recurrent weights), `GRUChunk.forward` makes five element-wise calls:
-the candidate's hidden bias, the reset and update gates (add, sigmoid), the candidate (addcmul, tanh) and the new
+After each step's product (the states by the recurrent weights), `GRUChunk.forward` calls `stages.rnn.gru_step_gates`:
+five element-wise calls, the candidate's hidden bias, the reset and update gates (add, sigmoid), the candidate (addcmul, tanh) and the new
 state (lerp). At small sizes each call costs more in dispatch than in arithmetic, so one fused kernel could win;
 but `torch.compile` pays a compilation in every process that uses it, and this pipeline starts a process per stage.
 `python -m stages.bench --fused-step 64 256 512` measures both sides: the compile time with an empty and with a warm
@@ -16,19 +16,7 @@ import time
 import torch
 
 from stages.floor import seconds_per_call
-
-
-def eager_gates(gi_t: torch.Tensor, gh_t: torch.Tensor, candidate_bias: torch.Tensor, h: torch.Tensor,
-                reset_update_t: torch.Tensor, candidate_t: torch.Tensor, h_next: torch.Tensor) -> None:
-    """`GRUChunk.forward`'s element-wise work after the step product, call for call (a test holds the two equal):
-    gi_t, gh_t (S, B, 3H) are the input's and the state's shares of the gates; writes the gates, the candidate and
-    the new state into the last three arguments, and adds the candidate's bias into gh_t, as the chunk does."""
-    hidden = h.shape[-1]
-    gh_t[..., 2 * hidden:] += candidate_bias
-    rz = torch.add(gi_t[..., : 2 * hidden], gh_t[..., : 2 * hidden], out=reset_update_t).sigmoid_()
-    n = torch.addcmul(gi_t[..., 2 * hidden:], rz[..., :hidden], gh_t[..., 2 * hidden:])
-    torch.tanh(n, out=candidate_t)
-    torch.lerp(candidate_t, h, rz[..., hidden:], out=h_next)
+from stages.rnn import gru_step_gates
 
 
 def functional_gates(gi_t: torch.Tensor, gh_t: torch.Tensor, candidate_bias: torch.Tensor,
@@ -44,8 +32,9 @@ def functional_gates(gi_t: torch.Tensor, gh_t: torch.Tensor, candidate_bias: tor
 
 def measure_fused_step(hidden: int, seeds: int, batch: int, *, backend: str = "inductor",
                        min_seconds: float = 0.3) -> dict:
-    """In this process: compile `functional_gates` for one shape, then time it against `eager_gates` (alternating
-    the two three times; the fastest of each counts). Returns seconds and the largest difference of the new state."""
+    """In this process: compile `functional_gates` for one shape, then time it against the chunk's own step,
+    `gru_step_gates` (alternating the two three times; the fastest of each counts). Returns seconds and the
+    largest difference of the new state."""
     generator = torch.Generator().manual_seed(0)
     gi = torch.randn(seeds, batch, 3 * hidden, generator=generator)
     gh = torch.randn(seeds, batch, 3 * hidden, generator=generator)
@@ -59,14 +48,14 @@ def measure_fused_step(hidden: int, seeds: int, batch: int, *, backend: str = "i
     compile_seconds = time.perf_counter() - started
 
     eager_gh = gh.clone()
-    eager_gates(gi, eager_gh, bias, h, reset_update, candidate, h_next)
+    gru_step_gates(gi, eager_gh, bias, h, reset_update, candidate, h_next)
     difference = (fused_state - h_next).abs().max().item()
-    # eager_gates adds the candidate's bias into its gh_t at every call, as the chunk does once per step: the timed
+    # gru_step_gates adds the candidate's bias into its gh_t at every call, as the chunk does once per step: the timed
     # calls work on a copy, whose candidate share drifts (tanh saturates; the arithmetic per call is the same).
     scratch = gh.clone()
     eager, compiled = [], []
     for _ in range(3):
-        eager.append(seconds_per_call(lambda: eager_gates(gi, scratch, bias, h, reset_update, candidate, h_next),
+        eager.append(seconds_per_call(lambda: gru_step_gates(gi, scratch, bias, h, reset_update, candidate, h_next),
                                       min_seconds=min_seconds))
         compiled.append(seconds_per_call(lambda: fused(gi, gh, bias, h), min_seconds=min_seconds))
     return {"hidden": hidden, "seeds": seeds, "batch_per_seed": batch, "backend": backend,

@@ -60,6 +60,22 @@ def seed_bmm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) 
     return out
 
 
+def gru_step_gates(gi_t: torch.Tensor, gh_t: torch.Tensor, candidate_bias: torch.Tensor, h: torch.Tensor,
+                   reset_update_t: torch.Tensor, candidate_t: torch.Tensor, h_next: torch.Tensor) -> None:
+    """One GRU step's element-wise work after its product, written into the last three arguments.
+
+    gi_t, gh_t (S, B, 3H) are the input's share of the gates (with the hidden biases of r and z) and the state's
+    (h W_hh); the candidate's hidden bias is added into gh_t in place, because the backward pass needs that sum.
+    Five calls: at small sizes each costs more in dispatch than in arithmetic (`stages/fused_step.py` weighs a
+    compiled, fused form of them)."""
+    hidden = h.shape[-1]
+    gh_t[..., 2 * hidden:] += candidate_bias
+    rz = torch.add(gi_t[..., : 2 * hidden], gh_t[..., : 2 * hidden], out=reset_update_t).sigmoid_()
+    n = torch.addcmul(gi_t[..., 2 * hidden:], rz[..., :hidden], gh_t[..., 2 * hidden:])
+    torch.tanh(n, out=candidate_t)
+    torch.lerp(candidate_t, h, rz[..., hidden:], out=h_next)  # (1 - z) * n + z * h
+
+
 class GRUChunk(torch.autograd.Function):
     """All steps of one chunk through one GRU layer: (inputs, h0, weights) -> outputs (S, B, T, H)."""
 
@@ -82,11 +98,8 @@ class GRUChunk(torch.autograd.Function):
         for t in range(steps):
             # bmm then add, not baddbmm: baddbmm first copies its (broadcast) bias into the output at every step.
             seed_bmm(states[t], w_hh, out=gh[t])
-            gh[t, ..., 2 * hidden:] += hidden_candidate_bias
-            rz = torch.add(gi[t, ..., : 2 * hidden], gh[t, ..., : 2 * hidden], out=reset_update[t]).sigmoid_()
-            n = torch.addcmul(gi[t, ..., 2 * hidden:], rz[..., :hidden], gh[t, ..., 2 * hidden:])
-            torch.tanh(n, out=candidates[t])
-            torch.lerp(candidates[t], states[t], rz[..., hidden:], out=states[t + 1])  # (1 - z) * n + z * h
+            gru_step_gates(gi[t], gh[t], hidden_candidate_bias, states[t], reset_update[t], candidates[t],
+                           states[t + 1])
         ctx.save_for_backward(inputs, w_ih, w_hh, gh, reset_update, candidates, states)
         return states[1:].permute(1, 2, 0, 3)
 

@@ -1,4 +1,4 @@
-"""The fused-step measurement weighs the study's own step: its eager form is GRUChunk's, call for call."""
+"""The fused-step measurement weighs the study's own step against a fused form of the same arithmetic."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from stages import bench
-from stages.fused_step import break_even_steps, eager_gates, functional_gates
-from stages.rnn import GRUChunk
+from stages.fused_step import break_even_steps, functional_gates
+from stages.rnn import GRUChunk, gru_step_gates
 
 
 def _one_step_inputs(seeds=2, batch=3, features=2, hidden=5):
@@ -20,7 +20,7 @@ def _one_step_inputs(seeds=2, batch=3, features=2, hidden=5):
             draw(seeds, hidden, 3 * hidden), draw(seeds, 1, 3 * hidden), draw(seeds, 1, 3 * hidden))
 
 
-def test_the_measured_eager_step_is_the_chunks_step_to_the_bit():
+def test_the_step_function_from_the_chunks_prepared_shares_gives_the_chunks_first_state_to_the_bit():
     inputs, h0, w_ih, w_hh, b_ih, b_hh = _one_step_inputs()
     hidden = h0.shape[-1]
     chunk_state = GRUChunk.apply(inputs, h0, w_ih, w_hh, b_ih, b_hh)[:, :, 0]
@@ -29,7 +29,7 @@ def test_the_measured_eager_step_is_the_chunks_step_to_the_bit():
     gi[..., : 2 * hidden] += b_hh[..., : 2 * hidden]
     gh = torch.bmm(h0, w_hh)
     reset_update, candidate, state = torch.empty_like(gi[..., : 2 * hidden]), torch.empty_like(h0), torch.empty_like(h0)
-    eager_gates(gi, gh, b_hh[..., 2 * hidden:], h0, reset_update, candidate, state)
+    gru_step_gates(gi, gh, b_hh[..., 2 * hidden:], h0, reset_update, candidate, state)
     assert torch.equal(state, chunk_state)
 
 
@@ -39,7 +39,7 @@ def test_the_functional_step_computes_the_same_gates_candidate_and_state():
     gi, gh = torch.baddbmm(b_ih, inputs[:, :, 0], w_ih), torch.bmm(h0, w_hh)
     eager_gh = gh.clone()
     reset_update, candidate, state = torch.empty_like(gi[..., : 2 * hidden]), torch.empty_like(h0), torch.empty_like(h0)
-    eager_gates(gi, eager_gh, b_hh[..., 2 * hidden:], h0, reset_update, candidate, state)
+    gru_step_gates(gi, eager_gh, b_hh[..., 2 * hidden:], h0, reset_update, candidate, state)
     candidate_share, rz, n, new_state = functional_gates(gi, gh, b_hh[..., 2 * hidden:], h0)
     torch.testing.assert_close(candidate_share, eager_gh[..., 2 * hidden:])
     for functional, eager in ((rz, reset_update), (n, candidate), (new_state, state)):
