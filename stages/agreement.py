@@ -51,13 +51,14 @@ def agreement_frame(findings: list[Finding], published: Published) -> pd.DataFra
     rows = []
     for number, finding in enumerate(findings, 1):
         other = theirs.loc[finding.key] if finding.key in theirs.index else None
-        there = None if other is None else str(other["verdict"])
+        # A finding the other run never states (its family left out) reads as any finding that run lacks.
+        there = ABSENT if other is None else str(other["verdict"])
         rows.append({
             "number": number, "key": finding.key, "title": finding.title, "primary": finding.primary,
             "verdict": finding.verdict,
             "estimate": _estimate_text(*((finding.estimate.mean, finding.estimate.low, finding.estimate.high)
                                          if finding.estimate else (math.nan,) * 3)),
-            "other_verdict": there if there is not None else "–",
+            "other_verdict": there,
             "other_estimate": ("–" if other is None
                                else _estimate_text(*(float(other[c]) for c in ("estimate", "low", "high")))),
             "agreement": agreement_of(finding.verdict, there),

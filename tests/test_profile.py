@@ -165,8 +165,10 @@ def test_the_quick_report_compares_its_findings_with_the_published_profile(publi
     for row in table.itertuples():
         there = paper["verdict"].get(row.key)
         assert row.agreement == agreement_of(row.verdict, there if isinstance(there, str) else None)
-    # The families the profile leaves out are never compared.
+    # The families the profile leaves out are never compared, and read as absent there, as any finding it lacks.
     assert set(table.loc[table["key"].str.startswith("capacity_"), "agreement"]) == {NOT_COMPARED}
+    never_stated = ~table["key"].isin(paper.index)
+    assert never_stated.any() and set(table.loc[never_stated, "other_verdict"]) == {ABSENT}
 
 
 def test_a_new_commit_of_report_code_reruns_only_the_profiles_report(published_project):
