@@ -1,12 +1,13 @@
 """One GRU step's element-wise work, as `stages/rnn.py` runs it and as `torch.compile` fuses it into one kernel.
 
-After each step's product (the states by the recurrent weights), `GRUChunk.forward` calls `stages.rnn.gru_step_gates`:
-five element-wise calls, the candidate's hidden bias, the reset and update gates (add, sigmoid), the candidate (addcmul, tanh) and the new
-state (lerp). At small sizes each call costs more in dispatch than in arithmetic, so one fused kernel could win;
-but `torch.compile` pays a compilation in every process that uses it, and this pipeline starts a process per stage.
-`python -m stages.bench --fused-step 64 256 512` measures both sides: the compile time with an empty and with a warm
-cache (each in a fresh process), the time per step both ways, the steps a process must run before the warm compile
-pays for itself, and how far the fused result is from the study's (the pipeline's results are bit-exact today).
+After each step's product (the states by the recurrent weights), `GRUChunk.forward` calls
+`stages.rnn.gru_step_gates`: five element-wise calls, the candidate's hidden bias, the reset and update gates (add,
+sigmoid), the candidate (addcmul, tanh) and the new state (lerp). At small sizes each call costs more in dispatch
+than in arithmetic, so one fused kernel could win; but `torch.compile` pays a compilation in every process that uses
+it, and this pipeline starts a process per stage. `python -m stages.bench --fused-step 64 256 512` measures both
+sides: the compile time with an empty and with a warm cache (each in a fresh process), the time per step both ways,
+the steps a process must run before the warm compile pays for itself, and how far the fused result is from the
+study's (the pipeline's results are bit-exact today).
 """
 
 from __future__ import annotations
