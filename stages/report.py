@@ -94,7 +94,8 @@ def _figure_markdown() -> Callable[[str, str], str]:
 def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: list[Finding],
                     checks: list[Control], summary: str, real_classes: dict[str, int],
                     baselines: dict[str, dict], agreement: dict | None = None,
-                    real_cells: dict[str, tables.RealCell] | None = None, real_profile: dict | None = None) -> str:
+                    real_cells: dict[str, tables.RealCell] | None = None, real_profile: dict | None = None,
+                    supplement: dict[str, bool] | None = None) -> str:
     numbered = list(enumerate(findings, 1))
     template = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
                                   loader=jinja2.FileSystemLoader(TEMPLATE.parent)).get_template(TEMPLATE.name)
@@ -115,7 +116,15 @@ def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: l
                        + timing["probe_seconds"].sum(skipna=True)),
         citation=citation(), shift=DIFF_DIST_SHIFT, bound=capacity_bound(params),
         ran=families_run(params), agreement=agreement,
+        supplement=supplement or {family: False for family in FAMILIES},
     )
+
+
+def supplement_families(supplement_dir: Path | None) -> dict[str, bool]:
+    """The families the profile `supplement` ran, where it is published in `supplement_dir` (empty where it is not):
+    the report points a family this run leaves out to that profile's report."""
+    published = read_published(supplement_dir, "supplement") if supplement_dir is not None else None
+    return {family: False for family in FAMILIES} if published is None else families_run(published.params)
 
 
 def families_run(params: Params) -> dict[str, bool]:
@@ -162,7 +171,7 @@ def practice_real_cells(params: Params, replicates: pd.DataFrame, summary: pd.Da
 
 def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_dir: Path, timing_dir: Path,
                  baseline_dir: Path, probe_dir: Path, out: Path, paper_dir: Path | None = None,
-                 real_dir: Path | None = None) -> None:
+                 real_dir: Path | None = None, supplement_dir: Path | None = None) -> None:
     frames = gather(params, train_dir, evaluate_dir, probe_dir)
     frames["inputs"] = input_table(params, sequences_dir)
     frames["timing"] = timing_table(params, timing_dir)
@@ -236,7 +245,7 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
                 write_table(folder / kind / f"{cell.key}.csv", wide[[index, "update_pass_loss", "frozen_pass_loss"]])
     real_cells, real_profile = practice_real_cells(params, frames["replicates"], frames["summary"], real_dir)
     markdown = render_markdown(params, frames, findings, checks, summary, real_classes, baselines, agreement,
-                               real_cells, real_profile)
+                               real_cells, real_profile, supplement_families(supplement_dir))
     write_text(out / "report.md", markdown)
     write_text(out / "index.html", render_page(markdown, base_dir=out, title=TITLE))
     write_json(out / "findings.json", findings_metrics(findings))
@@ -253,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probe", required=True, type=Path, help="folder of the probe stages' results")
     parser.add_argument("--paper", type=Path, help="the paper profile's published report (report.paper_agreement)")
     parser.add_argument("--real", type=Path, help="the real profile's published report (the What to do table)")
+    parser.add_argument("--supplement", type=Path,
+                        help="the supplement profile's published report (the families this run leaves out)")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     try:
@@ -277,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     write_report(params, args.sequences, args.train, args.evaluate, args.timing, args.baseline, args.probe, args.out,
-                 args.paper, args.real)
+                 args.paper, args.real, args.supplement)
     print(f"wrote {args.out / 'report.md'} and {args.out / 'index.html'}")
     return 0
 

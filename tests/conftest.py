@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 # What a clean clone holds that the pipeline needs; DVC itself is initialised fresh in the temporary repository.
 PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "pyproject.toml", "CITATION.cff",
                  "data/probe/README.md", "data/baseline/README.md", "reports/paper/README.md",
-                 "reports/real/README.md"]
+                 "reports/real/README.md", "reports/supplement/README.md"]
 
 TINY = {
     "data": {"input_size": 1, "examples_per_class": 4, "heldout_examples_per_class": 2, "seq_size": 40, "seed": 0},

@@ -18,6 +18,7 @@ from stages.agreement import (AGREE, DISAGREE, NOT_COMPARED, NOT_TESTED_THERE, U
 from stages.findings import ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED
 from stages.params import cells, parse_params
 from stages.published import read_published, real_settings_differ
+from stages.report import families_run, supplement_families
 
 DVC = [sys.executable, "-m", "dvc"]
 # A tiny stand-in for the paper profile: the grid alone, more seeds, another learning rate.
@@ -54,6 +55,17 @@ def test_the_shipped_paper_profile_holds_the_write_ups_settings():
         assert f"grid/{wanted}" in names
     assert all(cell.family == "grid" for cell in cells(params))
     assert not params.report.paper_agreement
+
+
+def test_the_shipped_supplement_profile_runs_the_families_the_quick_default_leaves_out():
+    quick_raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    supplement_raw = profile.profile_params("supplement")
+    left_out = {family for family, ran in families_run(parse_params(quick_raw)).items() if not ran}
+    assert left_out == {"architecture", "onset"}
+    assert all(families_run(parse_params(supplement_raw))[family] for family in left_out)
+    # At the quick default's settings: the data, model, training and evaluation are the same.
+    differ = [key for key, _, _ in differing_settings(quick_raw, supplement_raw)]
+    assert not [key for key in differ if key.split(".")[0] in ("data", "model", "train", "evaluate")], differ
 
 
 def test_a_profile_key_that_params_yaml_lacks_is_named(tmp_path):
@@ -200,3 +212,36 @@ def test_a_real_profile_run_with_other_settings_is_not_used():
     assert real_settings_differ(here, parse_params(profile.merge(TINY, TINY_REAL))) == []
     other = profile.merge(TINY, {**TINY_REAL, "train": {"learning_rate": 0.5, "sequences_per_update": 25}})
     assert real_settings_differ(here, parse_params(other)) == ["train.learning_rate"]
+
+
+def test_a_family_this_run_leaves_out_points_to_the_supplement_profile_once_published(published_project):
+    root, _ = published_project
+    params_file, supplement = root / "params.yaml", root / "reports" / "supplement"
+    original = params_file.read_text()
+    raw = yaml.safe_load(original)
+    raw["architecture"]["cell"], raw["onset"]["hidden_size"] = [], []
+    try:
+        params_file.write_text(yaml.safe_dump(raw, sort_keys=False))
+        assert not any(supplement_families(supplement).values())  # its description alone: not published
+        run(DVC + ["repro", "report"], root)
+        report = " ".join((root / "reports" / "report.md").read_text().split())
+        assert "Not part of this run (`onset.hidden_size` or `onset.learning_rate` is empty)." in report
+        assert report.count("it is not published in `reports/supplement/` at this commit") == 2
+
+        # The tiny study ran every family: published as the supplement, the report points to its sections.
+        params_file.write_text(original)
+        run(DVC + ["repro", "report"], root)
+        profile.publish(root, supplement)
+        assert supplement_families(supplement)["onset"] and supplement_families(supplement)["architecture"]
+        params_file.write_text(yaml.safe_dump(raw, sort_keys=False))
+        run(DVC + ["repro", "report"], root)
+        report = " ".join((root / "reports" / "report.md").read_text().split())
+        assert "[`reports/supplement/`](supplement/report.md), section 4" in report  # the onset map
+        assert "[`reports/supplement/`](supplement/report.md), section 8" in report  # the LSTM's cells
+        assert "not published in `reports/supplement/`" not in report
+    finally:
+        params_file.write_text(original)
+        for path in supplement.iterdir():
+            if path.name != "README.md":
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        run(DVC + ["repro", "report"], root)
