@@ -201,11 +201,14 @@ def mechanism(passes: pd.DataFrame, chance: float, confidence: float) -> plt.Fig
     # Data modes on the vertical axis: their names read horizontally, and the five passes of a mode are spread
     # along it far enough apart that no marker hides another.
     modes = list(dict.fromkeys(passes["data_type"]))
+    # Panels share the width, but a lone panel (one state mode) keeps room for seaborn's legend beside it, which
+    # `move_legend` only moves below afterwards.
+    height, panels = 0.6 + 0.55 * len(modes), max(passes["initial_state_type"].nunique(), 2)
     grid = sns.catplot(
         data=data, kind="point", y="data_type", x="accuracy", hue="pass", col="initial_state_type",
         hue_order=list(MECHANISM_LABELS.values()), order=modes, errorbar=interval_of(confidence, ACCURACY),
-        dodge=0.7, linestyle="none", markers=["o", "s", "D", "^", "v"], markersize=4, height=0.6 + 0.55 * len(modes),
-        aspect=WIDTH / 3 / (0.6 + 0.55 * len(modes)),
+        dodge=0.7, linestyle="none", markers=["o", "s", "D", "^", "v"], markersize=4, height=height,
+        aspect=WIDTH / panels / height,
     )
     grid.set_titles(col_template="{col_name} initial states")
     grid.set_axis_labels("", "data mode")

@@ -295,3 +295,14 @@ def test_capacity_epochs_has_a_panel_per_pass_and_a_line_per_size():
     figure = FIGURES["capacity_epochs"]()
     assert [ax.get_title() for ax in figure.axes] == [figures.PASS_LABELS[p] for p in figures.PASS_ORDER]
     assert [text.get_text() for text in figure.legends[0].get_texts()] == ["4", "16", "64", "256"]
+
+
+@pytest.mark.parametrize("states", [["Random"], ["Zeros", "Random"]])
+def test_the_mechanism_figure_draws_a_run_with_fewer_state_modes(states):
+    # A profile that runs only random (or zero and random) states: one or two panels, every pass in the legend, no
+    # text over another (a lone narrow panel once left seaborn's legend no room: "left cannot be >= right").
+    table = mechanism_table()
+    figure = figures.mechanism(table[table["initial_state_type"].isin(states)], 0.5, CONFIDENCE)
+    assert [ax.get_title() for ax in figure.axes if ax.get_title()] == [f"{s} initial states" for s in states]
+    assert {text.get_text() for text in figure.legends[0].get_texts()} == set(figures.MECHANISM_LABELS.values())
+    assert overlapping_texts(figure) == []
