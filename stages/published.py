@@ -67,8 +67,18 @@ _REAL_CELL_SETTINGS = ("model", "train", "evaluate", "replicates.count", "realda
 _IGNORED = ("train.log_every", "train.threads", "train.device", "train.sequences_per_update")
 
 
+# What every cell shares, whatever its family: the settings under which the supplement's cells are the ones this run
+# would have trained.
+_SHARED_CELL_SETTINGS = ("data", "model", "train", "evaluate", "replicates.count")
+
+
+def settings_differ(here: Params, there: Params, settings: tuple[str, ...] = _SHARED_CELL_SETTINGS) -> list[str]:
+    """The dotted keys under `settings` (sections or keys) whose values differ between two runs' parameters."""
+    mine, theirs = flatten(dataclasses.asdict(here)), flatten(dataclasses.asdict(there))
+    return [key for wanted in settings for key in mine
+            if (key == wanted or key.startswith(f"{wanted}.")) and key not in _IGNORED and mine[key] != theirs[key]]
+
+
 def real_settings_differ(here: Params, there: Params) -> list[str]:
     """The settings (dotted keys) that make a real-data cell of `there` differ from the same cell of `here`."""
-    mine, theirs = flatten(dataclasses.asdict(here)), flatten(dataclasses.asdict(there))
-    return [key for wanted in _REAL_CELL_SETTINGS for key in mine
-            if (key == wanted or key.startswith(f"{wanted}.")) and key not in _IGNORED and mine[key] != theirs[key]]
+    return settings_differ(here, there, _REAL_CELL_SETTINGS)

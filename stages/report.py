@@ -32,7 +32,7 @@ from stages.io import atomic_path, read_json, require_file, write_json, write_ta
 from stages.literature import published, reproduction_checks
 from stages.page import render_page
 from stages.params import FAMILIES, REAL_DATASETS, Params, ParamsError, cells, load_params, probe_cells
-from stages.published import read_published, real_settings_differ
+from stages.published import read_published, real_settings_differ, settings_differ
 from stages.summary import summary_text
 from stages.sweep import EVALUATE_STAGE
 
@@ -95,7 +95,7 @@ def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: l
                     checks: list[Control], summary: str, real_classes: dict[str, int],
                     baselines: dict[str, dict], agreement: dict | None = None,
                     real_cells: dict[str, tables.RealCell] | None = None, real_profile: dict | None = None,
-                    supplement: dict[str, bool] | None = None) -> str:
+                    supplement: Supplement | None = None) -> str:
     numbered = list(enumerate(findings, 1))
     template = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
                                   loader=jinja2.FileSystemLoader(TEMPLATE.parent)).get_template(TEMPLATE.name)
@@ -116,15 +116,27 @@ def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: l
                        + timing["probe_seconds"].sum(skipna=True)),
         citation=citation(), shift=DIFF_DIST_SHIFT, bound=capacity_bound(params),
         ran=families_run(params), agreement=agreement,
-        supplement=supplement or {family: False for family in FAMILIES},
+        supplement=supplement or Supplement({family: False for family in FAMILIES}, [], []),
     )
 
 
-def supplement_families(supplement_dir: Path | None) -> dict[str, bool]:
-    """The families the profile `supplement` ran, where it is published in `supplement_dir` (empty where it is not):
-    the report points a family this run leaves out to that profile's report."""
+@dataclasses.dataclass(frozen=True)
+class Supplement:
+    """What the report says of the profile `supplement`, which runs the families this run may leave out."""
+    ran: dict[str, bool]  # family -> whether the published supplement trained it (all False where unpublished)
+    differ: list[str]  # the shared settings (data, model, training, evaluation, seeds) it ran with otherwise
+    longer_bptt: list[int]  # bptt sizes of its grid that this run's grid lacks (and longer than this run's longest)
+
+
+def supplement_of(params: Params, supplement_dir: Path | None) -> Supplement:
+    """The profile `supplement` as published in `supplement_dir`, for the report to point a family this run leaves
+    out to that profile's section, saying whether it ran at this run's settings."""
     published = read_published(supplement_dir, "supplement") if supplement_dir is not None else None
-    return {family: False for family in FAMILIES} if published is None else families_run(published.params)
+    if published is None:
+        return Supplement({family: False for family in FAMILIES}, [], [])
+    longest = max(params.sweep.bptt_size)
+    return Supplement(families_run(published.params), settings_differ(params, published.params),
+                      sorted(size for size in published.params.sweep.bptt_size if size > longest))
 
 
 def families_run(params: Params) -> dict[str, bool]:
@@ -245,7 +257,7 @@ def write_report(params: Params, sequences_dir: Path, train_dir: Path, evaluate_
                 write_table(folder / kind / f"{cell.key}.csv", wide[[index, "update_pass_loss", "frozen_pass_loss"]])
     real_cells, real_profile = practice_real_cells(params, frames["replicates"], frames["summary"], real_dir)
     markdown = render_markdown(params, frames, findings, checks, summary, real_classes, baselines, agreement,
-                               real_cells, real_profile, supplement_families(supplement_dir))
+                               real_cells, real_profile, supplement_of(params, supplement_dir))
     write_text(out / "report.md", markdown)
     write_text(out / "index.html", render_page(markdown, base_dir=out, title=TITLE))
     write_json(out / "findings.json", findings_metrics(findings))

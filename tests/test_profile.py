@@ -17,8 +17,8 @@ from stages.agreement import (AGREE, DISAGREE, NOT_COMPARED, NOT_TESTED_THERE, U
                               UNDECIDED_THERE, agreement_of, differing_settings)
 from stages.findings import ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED
 from stages.params import cells, parse_params
-from stages.published import read_published, real_settings_differ
-from stages.report import families_run, supplement_families
+from stages.published import read_published, real_settings_differ, settings_differ
+from stages.report import families_run, supplement_of
 
 DVC = [sys.executable, "-m", "dvc"]
 # A tiny stand-in for the paper profile: the grid alone, more seeds, another learning rate.
@@ -63,9 +63,8 @@ def test_the_shipped_supplement_profile_runs_the_families_the_quick_default_leav
     left_out = {family for family, ran in families_run(parse_params(quick_raw)).items() if not ran}
     assert left_out == {"architecture", "onset"}
     assert all(families_run(parse_params(supplement_raw))[family] for family in left_out)
-    # At the quick default's settings: the data, model, training and evaluation are the same.
-    differ = [key for key, _, _ in differing_settings(quick_raw, supplement_raw)]
-    assert not [key for key in differ if key.split(".")[0] in ("data", "model", "train", "evaluate")], differ
+    # At the quick default's settings (data, model, training, evaluation, seeds), as its report will say.
+    assert settings_differ(parse_params(quick_raw), parse_params(supplement_raw)) == []
 
 
 def test_a_profile_key_that_params_yaml_lacks_is_named(tmp_path):
@@ -222,7 +221,7 @@ def test_a_family_this_run_leaves_out_points_to_the_supplement_profile_once_publ
     raw["architecture"]["cell"], raw["onset"]["hidden_size"] = [], []
     try:
         params_file.write_text(yaml.safe_dump(raw, sort_keys=False))
-        assert not any(supplement_families(supplement).values())  # its description alone: not published
+        assert not any(supplement_of(parse_params(raw), supplement).ran.values())  # its description alone
         run(DVC + ["repro", "report"], root)
         report = " ".join((root / "reports" / "report.md").read_text().split())
         assert "Not part of this run (`onset.hidden_size` or `onset.learning_rate` is empty)." in report
@@ -232,13 +231,29 @@ def test_a_family_this_run_leaves_out_points_to_the_supplement_profile_once_publ
         params_file.write_text(original)
         run(DVC + ["repro", "report"], root)
         profile.publish(root, supplement)
-        assert supplement_families(supplement)["onset"] and supplement_families(supplement)["architecture"]
+        published = supplement_of(parse_params(raw), supplement)
+        assert published.ran["onset"] and published.ran["architecture"] and published.differ == []
+        assert published.longer_bptt == []
         params_file.write_text(yaml.safe_dump(raw, sort_keys=False))
         run(DVC + ["repro", "report"], root)
         report = " ".join((root / "reports" / "report.md").read_text().split())
         assert "[`reports/supplement/`](supplement/report.md), section 4" in report  # the onset map
         assert "[`reports/supplement/`](supplement/report.md), section 8" in report  # the LSTM's cells
         assert "not published in `reports/supplement/`" not in report
+        assert report.count("at this run's other settings: its report") == 2
+        assert "are in the grid of the profile `supplement`" not in report
+
+        # A supplement run at another learning rate is still linked, and the report says what differs; longer chunks
+        # in its grid are linked from this run's grid.
+        ran_with = yaml.safe_load((supplement / "params.yaml").read_text())
+        ran_with["train"]["learning_rate"] *= 2
+        longest = max(ran_with["sweep"]["bptt_size"])
+        ran_with["sweep"]["bptt_size"].append(2 * longest)
+        (supplement / "params.yaml").write_text(yaml.safe_dump(ran_with, sort_keys=False))
+        run(DVC + ["repro", "report"], root)
+        report = " ".join((root / "reports" / "report.md").read_text().split())
+        assert report.count("at other settings (`train.learning_rate` differs from this run's)") == 3
+        assert f"Longer chunks, bptt {2 * longest}, are in the grid of the profile `supplement`" in report
     finally:
         params_file.write_text(original)
         for path in supplement.iterdir():
