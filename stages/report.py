@@ -116,7 +116,7 @@ def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: l
                        + timing["probe_seconds"].sum(skipna=True)),
         citation=citation(), shift=DIFF_DIST_SHIFT, bound=capacity_bound(params),
         ran=families_run(params), agreement=agreement,
-        supplement=supplement or Supplement({family: False for family in FAMILIES}, [], []),
+        supplement=supplement or Supplement.unpublished(),
     )
 
 
@@ -127,13 +127,17 @@ class Supplement:
     differ: list[str]  # the shared settings (data, model, training, evaluation, seeds) it ran with otherwise
     longer_bptt: list[int]  # bptt sizes of its grid that this run's grid lacks (and longer than this run's longest)
 
+    @classmethod
+    def unpublished(cls) -> Supplement:
+        return cls({family: False for family in FAMILIES}, [], [])
+
 
 def supplement_of(params: Params, supplement_dir: Path | None) -> Supplement:
     """The profile `supplement` as published in `supplement_dir`, for the report to point a family this run leaves
     out to that profile's section, saying whether it ran at this run's settings."""
     published = read_published(supplement_dir, "supplement") if supplement_dir is not None else None
     if published is None:
-        return Supplement({family: False for family in FAMILIES}, [], [])
+        return Supplement.unpublished()
     longest = max(params.sweep.bptt_size)
     return Supplement(families_run(published.params), settings_differ(params, published.params),
                       sorted(size for size in published.params.sweep.bptt_size if size > longest))
