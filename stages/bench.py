@@ -12,6 +12,8 @@ step's product alone for several seed counts (`--product-seeds`): PyTorch shares
 threads by the batch entries, the seeds, so on 2 threads an odd count leaves one thread idle for the last seed.
 And it weighs fusing a step's element-wise work with `torch.compile` (`--fused-step`, see `stages/fused_step.py`):
 the compile time with an empty and a warm cache, each in a fresh process, against the time it saves per step.
+And it weighs the library of the step product (`--product-library`, see `stages/product_library.py`): the code
+paths MKL and oneDNN report on this machine, and a chunk's chain of step products through each.
 
     python -m stages.bench                       # the full table and the seed scaling, written to bench/results.json
     python -m stages.bench --hidden 16 --batch 4 --bptt 5 --updates 4 --out /tmp/bench.json   # a smoke run
@@ -19,9 +21,10 @@ the compile time with an empty and a warm cache, each in a fresh process, agains
     python -m stages.bench --hidden 64 --bptt 10 --seed-scaling 1 3 10     # one size of the table and the scaling
     python -m stages.bench --product-seeds 1 2 3 4 5 6 --scaling-hidden 512 --scaling-batch 64   # the product alone
     python -m stages.bench --fused-step 64 256 512 --seeds 5          # torch.compile's fused step against ours
+    python -m stages.bench --product-library 64 256 512 --seeds 5     # MKL's step product against oneDNN's
 
-Naming `--hidden`/`--bptt`, `--seed-scaling`, `--product-seeds` or `--fused-step` runs only the parts named; naming
-none runs the first three at their defaults (the fused step compiles C++, so it runs only when asked for).
+Naming `--hidden`/`--bptt`, `--seed-scaling`, `--product-seeds`, `--fused-step` or `--product-library` runs only the
+parts named; naming none runs the first three at their defaults (the last two run only when asked for).
 
 The benchmark is a measuring instrument, not a test: nothing here asserts a speed.
 """
@@ -47,6 +50,7 @@ from stages.floor import Product, product_seconds
 from stages.fused_step import break_even_steps, measure_fused_step
 from stages.io import write_json
 from stages.model import ModelConfig, ReplicaClassifier
+from stages.product_library import code_paths, measure_chunk_products
 from stages.tbptt import PassSettings, run_pass
 from stages.train import make_optimizer
 
@@ -265,6 +269,28 @@ def fused_step(args: argparse.Namespace) -> dict:
     return {"seeds": seeds, "batch_per_seed": batch, "threads": args.threads, "rows": rows}
 
 
+def product_library(args: argparse.Namespace) -> dict:
+    """For each hidden size in `--product-library`: a chunk of `--scaling-bptt` step products of `--seeds` seeds x
+    `--scaling-batch` sequences through MKL (the trainer's) and through oneDNN; print and return the rows and the
+    code paths both libraries report."""
+    seeds, batch, steps = args.seeds, args.scaling_batch, args.scaling_bptt
+    paths = code_paths()
+    print(f"step product by library: {seeds} seeds x {batch} sequences, chunks of {steps} steps, {args.threads} "
+          f"thread(s); MKL's code path: {paths['mkl_code_path']}; oneDNN's: {paths['onednn_isa']} "
+          f"({paths['onednn_implementation']})")
+    print(f"{'hidden':>6} {'MKL ms/chunk':>13} {'GFLOP/s':>8} {'oneDNN ms/chunk':>16} {'GFLOP/s':>8} "
+          f"{'oneDNN speed-up':>16} {'max |diff|':>11}")
+    rows = []
+    for hidden in args.product_library:
+        row = measure_chunk_products(hidden, seeds, batch, steps)
+        rows.append(row)
+        print(f"{hidden:>6} {1e3 * row['mkl_chunk_seconds']:>13.3f} {row['mkl_gflops']:>8.1f} "
+              f"{1e3 * row['onednn_chunk_seconds']:>16.3f} {row['onednn_gflops']:>8.1f} "
+              f"{row['onednn_speedup']:>15.2f}x {row['max_state_difference']:>11.1e}", flush=True)
+    return {"seeds": seeds, "batch_per_seed": batch, "steps_per_chunk": steps, "threads": args.threads, **paths,
+            "rows": rows}
+
+
 def table(args: argparse.Namespace, machine: dict) -> list[dict]:
     """The write-up's loop against this study's trainer at each size; prints the table, adds the matmul rates to
     `machine` and returns the rows."""
@@ -316,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fused-step", type=int, nargs="+", metavar="HIDDEN",
                         help="hidden sizes at which torch.compile's fused step is weighed against the study's "
                              "(--seeds seeds, --scaling-batch sequences each)")
+    parser.add_argument("--product-library", type=int, nargs="+", metavar="HIDDEN",
+                        help="hidden sizes at which MKL's step product (the trainer's) is weighed against oneDNN's "
+                             "(--seeds seeds, --scaling-batch sequences each, chunks of --scaling-bptt steps)")
     parser.add_argument("--scaling-hidden", type=int, default=256,
                         help="hidden size of the seed scaling and of the product timing")
     parser.add_argument("--scaling-bptt", type=int, default=10, help="bptt size of the seed scaling")
@@ -332,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
                  "scaling_batch"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
-    for name, what in (("seed_scaling", "seed count"), ("product_seeds", "seed count"), ("fused_step", "hidden size")):
+    for name, what in (("seed_scaling", "seed count"), ("product_seeds", "seed count"), ("fused_step", "hidden size"),
+                       ("product_library", "hidden size")):
         if getattr(args, name) is not None and min(getattr(args, name)) <= 0:
             parser.error(f"--{name.replace('_', '-')}: every {what} must be positive")
     torch.set_num_threads(args.threads)
@@ -350,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     if bool(args.hidden) != bool(args.bptt):
         parser.error("give both --hidden and --bptt, or neither")
     # The parts named run alone; naming none runs the first three at their defaults.
-    if not args.hidden and args.seed_scaling is None and args.product_seeds is None and args.fused_step is None:
+    if (not args.hidden and args.seed_scaling is None and args.product_seeds is None and args.fused_step is None
+            and args.product_library is None):
         args.seed_scaling, args.product_seeds = DEFAULT_SEED_COUNTS, DEFAULT_PRODUCT_SEEDS
         run_table = True
     else:
@@ -370,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         result["product_scaling"] = product_scaling(args)
     if args.fused_step:
         result["fused_step"] = fused_step(args)
+    if args.product_library:
+        result["product_library"] = product_library(args)
     write_json(args.out, result)
     print(f"wrote {args.out}")
     return 0

@@ -106,7 +106,8 @@ def test_product_timing_alone_times_each_seed_count_and_runs_nothing_else(tmp_pa
 
 
 @pytest.mark.parametrize("argument", ["--seeds", "--batch", "--updates", "--seed-scaling", "--scaling-hidden",
-                                      "--scaling-bptt", "--scaling-batch", "--product-seeds", "--fused-step"])
+                                      "--scaling-bptt", "--scaling-batch", "--product-seeds", "--fused-step",
+                                      "--product-library"])
 def test_benchmark_refuses_a_non_positive_size(argument):
     with pytest.raises(SystemExit):
         bench.main([argument, "0"])
