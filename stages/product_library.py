@@ -20,6 +20,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 
 import torch
 
@@ -47,38 +48,49 @@ def code_paths() -> dict:
     }
 
 
-def onednn_step_products(states: torch.Tensor, weights: torch.Tensor, steps: int) -> torch.Tensor:
-    """The chain `mkl_step_products` computes, with oneDNN's product: one call per seed per step."""
-    linear = torch.ops.mkldnn._linear_pointwise
-    transposed = weights.transpose(1, 2).contiguous()  # (S, 3H, H): oneDNN's weight layout, once per chunk
+def chunk_inputs(seeds: int, batch: int, hidden: int,
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """States (S, B, H) in [-1, 1] and recurrent weights (S, H, 3H) scaled like a GRU's initial ones (uniform in
+    +-1/sqrt(H)), so that a chain of step products stays away from saturation."""
+    states = torch.rand(seeds, batch, hidden, generator=generator) * 2 - 1
+    weights = (torch.rand(seeds, hidden, 3 * hidden, generator=generator) * 2 - 1) / hidden ** 0.5
+    return states, weights
+
+
+def _chain(states: torch.Tensor, steps: int, product: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """`steps` step products, each fed the last one's output (its first H columns, squashed by tanh)."""
     hidden = states.shape[-1]
-    out = states.new_empty(states.shape[0], states.shape[1], weights.shape[2])
     for _ in range(steps):
-        for seed in range(states.shape[0]):
-            out[seed] = linear(states[seed], transposed[seed], None, "none", [], "")
-        states = torch.tanh(out[..., :hidden])
+        states = torch.tanh(product(states)[..., :hidden])
     return states
 
 
 def mkl_step_products(states: torch.Tensor, weights: torch.Tensor, steps: int) -> torch.Tensor:
-    """`steps` recurrent step products as the trainer runs them (`seed_bmm`), each fed the last one's output."""
-    hidden = states.shape[-1]
+    """A chain of `steps` recurrent step products as the trainer runs them (`seed_bmm`)."""
     out = states.new_empty(states.shape[0], states.shape[1], weights.shape[2])
-    for _ in range(steps):
-        seed_bmm(states, weights, out=out)
-        states = torch.tanh(out[..., :hidden])
-    return states
+    return _chain(states, steps, lambda x: seed_bmm(x, weights, out=out))
+
+
+def onednn_step_products(states: torch.Tensor, weights: torch.Tensor, steps: int) -> torch.Tensor:
+    """The same chain with oneDNN's product: one call per seed per step."""
+    linear = torch.ops.mkldnn._linear_pointwise
+    transposed = weights.transpose(1, 2).contiguous()  # (S, 3H, H): oneDNN's weight layout, once per chunk
+    out = states.new_empty(states.shape[0], states.shape[1], weights.shape[2])
+
+    def product(x: torch.Tensor) -> torch.Tensor:
+        for seed in range(x.shape[0]):
+            out[seed] = linear(x[seed], transposed[seed], None, "none", [], "")
+        return out
+
+    return _chain(states, steps, product)
 
 
 def measure_chunk_products(hidden: int, seeds: int, batch: int, steps: int, *, min_seconds: float = 0.3) -> dict:
     """In this process: a chunk of `steps` step products at (seeds, batch, hidden) x (seeds, hidden, 3 hidden), with
     each library, alternated three times (the fastest of each counts). Returns seconds per chunk, the rate and the
     largest difference of the chain's last states."""
-    generator = torch.Generator().manual_seed(0)
-    states = torch.rand(seeds, batch, hidden, generator=generator) * 2 - 1
-    # Scaled like a GRU's initial weights (uniform in +-1/sqrt(hidden)), so the chain stays away from saturation.
-    weights = (torch.rand(seeds, hidden, 3 * hidden, generator=generator) * 2 - 1) / hidden ** 0.5
-    difference = (mkl_step_products(states, weights, steps) - onednn_step_products(states, weights, steps))
+    states, weights = chunk_inputs(seeds, batch, hidden, torch.Generator().manual_seed(0))
+    difference = mkl_step_products(states, weights, steps) - onednn_step_products(states, weights, steps)
     mkl, onednn = [], []
     for _ in range(3):
         mkl.append(seconds_per_call(lambda: mkl_step_products(states, weights, steps), min_seconds=min_seconds))

@@ -9,15 +9,13 @@ import pytest
 import torch
 
 from stages import bench
-from stages.product_library import code_paths, mkl_step_products, onednn_step_products
+from stages.product_library import chunk_inputs, code_paths, mkl_step_products, onednn_step_products
 from stages.rnn import seed_bmm
 
 
 @pytest.mark.parametrize("seeds, batch, hidden", [(1, 4, 8), (3, 16, 64), (5, 16, 96)])
 def test_onednns_chain_computes_the_trainers_products_up_to_float_rounding(seeds, batch, hidden):
-    generator = torch.Generator().manual_seed(seeds)
-    states = torch.rand(seeds, batch, hidden, generator=generator) * 2 - 1
-    weights = (torch.rand(seeds, hidden, 3 * hidden, generator=generator) * 2 - 1) / hidden ** 0.5
+    states, weights = chunk_inputs(seeds, batch, hidden, torch.Generator().manual_seed(seeds))
     torch.testing.assert_close(onednn_step_products(states, weights, 5), mkl_step_products(states, weights, 5))
 
 
