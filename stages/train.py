@@ -77,11 +77,26 @@ def configure_numerics(params: Params, *, first: bool = False) -> None:
         torch.set_num_threads(params.train.threads)
     # Gradients that fade over a long chunk reach subnormal floats, which x86 CPUs process many times slower.
     torch.set_flush_denormal(params.train.flush_denormal)
+    if first:
+        start_vector_math()
     if first and params.train.flush_denormal and not flushes_on_every_thread():
         raise NumericsError(
             "train.flush_denormal: a thread pool started before the setting kept computing with subnormal floats; "
             "call configure_numerics before any tensor operation"
         )
+
+
+def start_vector_math() -> None:
+    """Initialise MKL's vector math, which computes `torch.tanh` and `torch.exp` on the CPU, from this thread alone.
+
+    Its first call, made at once from two threads (any element-wise tanh or exp large enough to be split), sometimes
+    leaves one thread computing that call to about 5e-5 relative error instead of full precision: the first pass
+    of a process then differs from every later one in its first step, on that thread's half of the elements. Seen
+    on an Intel Xeon host (2026-12-02) in 9 of 40 fresh processes for a bare `torch.tanh`, and in 3 of 38 evaluation
+    outputs of a pipeline run (the first pass, `train_replayed`, as in the speed issue's load-dependent outputs);
+    after one small call from one thread first, in none of 85. The call is below PyTorch's parallel grain, so it runs
+    on this thread and starts no pool."""
+    torch.tanh(torch.zeros(16))
 
 
 def flushes_on_every_thread() -> bool:
