@@ -14,12 +14,17 @@ import pytest
 import torch
 import yaml
 
+from stages.train import start_vector_math
+
 matplotlib.use("Agg")
 # The pipeline's numerics from the test process's first tensor operation on. A stage's entry point refuses to run
 # when PyTorch's thread pool was started without flush-to-zero (`train.configure_numerics`), which is right for a
 # stage's own process; here one test's tensor work would otherwise start the pool and make every later in-process
-# call of a stage's `main` fail, so the outcome of a test depended on which tests ran before it.
+# call of a stage's `main` fail, so the outcome of a test depended on which tests ran before it. Vector math starts
+# from this thread for the same reason as in a stage (`train.start_vector_math`): otherwise the first parallel tanh
+# of the test process, in whichever test comes first, may compute half its elements imprecisely.
 torch.set_flush_denormal(True)
+start_vector_math()
 
 REPO = Path(__file__).resolve().parents[1]
 # What a clean clone holds that the pipeline needs; DVC itself is initialised fresh in the temporary repository.
