@@ -9,21 +9,21 @@ the same recordings the networks are scored on, so that a held-out accuracy has 
 Both are deterministic, so the test recordings are the only source of variation: each accuracy comes with an exact
 binomial (Clopper-Pearson) interval over them at `replicates.confidence`, which stays inside [0, 1].
 
-    python -m stages.baseline --data data/sequences/ACSF1 --out data/baseline/ACSF1.json
+    python -m stages.baseline --dataset ACSF1
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-from stages.data import SequenceSet, load_split
-from stages.io import write_json
-from stages.params import ParamsError, load_params
+from stages.core import command
+from stages.core.data import SPLITS, SequenceSet, load_split
+from stages.core.files import Layout, write_json
+from stages.core.params import Params
 
 
 def nearest_neighbour_predictions(train: SequenceSet, test: SequenceSet) -> np.ndarray:
@@ -59,23 +59,28 @@ def baselines(train: SequenceSet, test: SequenceSet, confidence: float) -> dict:
     return {name: score(predict(train, test), test.labels, confidence) for name, predict in BASELINES.items()}
 
 
+def arguments(parser) -> None:
+    parser.add_argument("--dataset", required=True, help="a real data set of realdata.dataset, e.g. ACSF1")
+    parser.add_argument("--root", type=Path, default=Layout.root, help="the pipeline's data folder (default: data)")
+
+
+def prepare(args, params: Params) -> tuple[str, Path, SequenceSet, SequenceSet, float]:
+    layout = Layout(args.root)
+    folder = layout.sequences / args.dataset
+    train, test = (first_replicate(load_split(folder, split)) for split in SPLITS)
+    return args.dataset, layout.baseline_of(args.dataset), train, test, params.replicates.confidence
+
+
+def work(job: tuple[str, Path, SequenceSet, SequenceSet, float]) -> None:
+    name, out, train, test, confidence = job
+    results = baselines(train, test, confidence)
+    write_json(out, results)
+    print(f"[{name}] " + ", ".join(
+        f"{kind} {r['accuracy']:.2f} [{r['low']:.2f}, {r['high']:.2f}]" for kind, r in results.items()))
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--data", required=True, type=Path, help="folder written by the generate_real stage")
-    parser.add_argument("--out", required=True, type=Path)
-    args = parser.parse_args(argv)
-    try:
-        params = load_params(args.params)
-        train, test = (first_replicate(load_split(args.data, split)) for split in ("train", "heldout"))
-    except (ParamsError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    results = baselines(train, test, params.replicates.confidence)
-    write_json(args.out, results)
-    print(f"[{args.data.name}] " + ", ".join(
-        f"{name} {r['accuracy']:.2f} [{r['low']:.2f}, {r['high']:.2f}]" for name, r in results.items()))
-    return 0
+    return command.run(__doc__, arguments, prepare, work, argv)
 
 
 if __name__ == "__main__":

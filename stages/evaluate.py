@@ -1,4 +1,4 @@
-"""Stages `evaluate*`: frozen passes with a cell's final weights that differ in one thing only, for every replicate.
+"""Stages `evaluate*`: frozen passes with a cell's final weights that differ in one thing only, for every seed.
 
 The write-up's explanation is that the network classifies the initial hidden state rather than the input. With
 the final weights, this stage runs frozen passes (the cell's protocol, no updates) that differ only in where the
@@ -18,50 +18,35 @@ If the claim holds, on `SameRandom` data the replayed states recover part of the
 not. The metrics file also carries the last training epoch's update-pass and frozen-pass losses, so
 `dvc metrics show` puts the gap and the held-out score side by side.
 
-    python -m stages.evaluate --cell grid/SameRandom-Random-10 --data data/sequences/SameRandom \
-        --model data/train/grid/SameRandom-Random-10 --out data/evaluate/grid/SameRandom-Random-10.json
+    python -m stages.evaluate --cell grid/SameRandom-Random-10
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 
-from stages.data import SPLITS, SequenceSet, cell_sequences, load_split
-from stages.io import require_file, write_json
-from stages.model import ModelConfig, ReplicaClassifier
-from stages.params import Cell, Params, ParamsError, find_cell, load_params, sequence_shape
-from stages.tbptt import run_pass
-from stages.train import (NumericsError, configure_numerics, pass_settings, replicate_seeds, resolve_device,
-                          state_generators, state_source, write_timing)
+from stages.core import command
+from stages.core.data import SPLITS, SequenceSet, cell_sequences, load_split
+from stages.core.files import EPOCHS, PASSES, Layout, require_file, write_json
+from stages.core.params import Cell, Params, find_cell
+from stages.learning.model import ReplicaClassifier, load_model, state_source
+from stages.learning.runtime import (
+    EVALUATION_STATES,
+    configure_numerics,
+    replicate_seeds,
+    resolve_device,
+    state_generators,
+    write_timing,
+)
+from stages.learning.tbptt import pass_settings, run_pass
 
 if TYPE_CHECKING:  # a fifth of a second to import, paid by every stage process: imported where used
     import pandas as pd
-
-PASSES = ("train_replayed", "train_fresh", "train_zero", "heldout")
-
-
-def load_model(path: Path, params: Params, cell: Cell, device: torch.device) -> tuple[ReplicaClassifier, list]:
-    """The final weights and the saved generator states of the last update pass."""
-    # weights_only: a checkpoint is data, never code to execute.
-    checkpoint = torch.load(require_file(path, "model checkpoint"), map_location=device, weights_only=True)
-    config = ModelConfig(**checkpoint["model_config"])
-    expected = (sequence_shape(params, cell.data_type)[1], cell.hidden_size, params.model.num_layers, cell.cell,
-                cell.replicates)
-    found = (config.input_size, config.hidden_size, config.num_layers, config.cell, config.replicas)
-    if found != expected:
-        raise ParamsError(
-            f"{path}: checkpoint has input_size, hidden_size, num_layers, cell, replicates = {found} but params.yaml "
-            f"asks for {expected}; rerun the train stage"
-        )
-    model = ReplicaClassifier(config, replicate_seeds(params, 0, cell.replicates)).to(device)
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval(), list(checkpoint["last_update_states"])
 
 
 def _scores(result, draws: int, sequences: int) -> dict:
@@ -85,6 +70,16 @@ def draws_of(cell: Cell, params: Params, source: str) -> int:
     return params.evaluate.draws if source == "train_fresh" and cell.initial_state_type == "Random" else 1
 
 
+def _last_epoch(history: pd.DataFrame) -> dict:
+    last = history[history["epoch"] == history["epoch"].max()].sort_values("replicate")
+    return {
+        "update_pass_loss": last["update_pass_loss"].tolist(),
+        "frozen_pass_loss": last["frozen_pass_loss"].tolist(),
+        "update_final_step_accuracy": last["update_final_step_accuracy"].tolist(),
+        "gap": (last["frozen_pass_loss"] - last["update_pass_loss"]).tolist(),
+    }
+
+
 def evaluate_cell(
     params: Params,
     cell: Cell,
@@ -101,24 +96,17 @@ def evaluate_cell(
     replayed = state_generators([0] * cell.replicates)
     for generator, state in zip(replayed, last_update_states):
         generator.set_state(state)
-    fresh = state_generators(replicate_seeds(params, 2, cell.replicates, root=params.evaluate.seed))
+    fresh = state_generators(replicate_seeds(params, EVALUATION_STATES, cell.replicates, root=params.evaluate.seed))
     sources = {
         "train_replayed": ("train", state_source(cell.initial_state_type, model, replayed, device)),
         "train_fresh": ("train", state_source(cell.initial_state_type, model, fresh, device)),
         "train_zero": ("train", state_source("Zeros", model, fresh, device)),
         "heldout": ("heldout", state_source(cell.initial_state_type, model, fresh, device)),
     }
-    last = history[history["epoch"] == history["epoch"].max()].sort_values("replicate")
-    metrics: dict = {
-        "last_epoch": {
-            "update_pass_loss": last["update_pass_loss"].tolist(),
-            "frozen_pass_loss": last["frozen_pass_loss"].tolist(),
-            "update_final_step_accuracy": last["update_final_step_accuracy"].tolist(),
-            "gap": (last["frozen_pass_loss"] - last["update_pass_loss"]).tolist(),
-        }
-    }
+    metrics: dict = {"last_epoch": _last_epoch(history)}
     with torch.no_grad():
-        for name, (split, source) in sources.items():
+        for name in PASSES:
+            split, source = sources[name]
             data, draws = splits[split], draws_of(cell, params, name)
             # The draws side by side as more sequences of one batch: one forward pass, each copy of a sequence
             # with its own initial state.
@@ -127,47 +115,52 @@ def evaluate_cell(
             result = run_pass(model, inputs, labels, source, settings, where=f"cell {cell.name}, evaluation {name}")
             metrics[name] = _scores(result, draws, data.labels.shape[1])
     # Scalars for `dvc metrics show` and `dvc exp show`, which do not average lists.
+    seeds = cell.replicates
     metrics["mean"] = {
-        "update_pass_loss": sum(metrics["last_epoch"]["update_pass_loss"]) / len(last),
-        "frozen_pass_loss": sum(metrics["last_epoch"]["frozen_pass_loss"]) / len(last),
-        **{f"{name}_loss": sum(metrics[name]["loss"]) / len(last) for name in PASSES},
-        "heldout_accuracy": sum(metrics["heldout"]["final_step_accuracy"]) / len(last),
+        "update_pass_loss": sum(metrics["last_epoch"]["update_pass_loss"]) / seeds,
+        "frozen_pass_loss": sum(metrics["last_epoch"]["frozen_pass_loss"]) / seeds,
+        **{f"{name}_loss": sum(metrics[name]["loss"]) / seeds for name in PASSES},
+        "heldout_accuracy": sum(metrics["heldout"]["final_step_accuracy"]) / seeds,
     }
     return metrics
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--cell", required=True, help="family/key, e.g. grid/SameRandom-Random-10")
-    parser.add_argument("--data", required=True, type=Path)
-    parser.add_argument("--model", required=True, type=Path, help="folder written by the training stage")
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--timing", type=Path, help="JSON file for the wall time of the evaluation passes")
-    args = parser.parse_args(argv)
-    try:
-        params = load_params(args.params)
-        configure_numerics(params, first=True)  # before loading the weights starts PyTorch's threads
-        cell = find_cell(params, args.cell)
-        device = resolve_device(params.train.device)
-        model, last_update_states = load_model(args.model / "model.pt", params, cell, device)
-        import pandas as pd
+@dataclass(frozen=True)
+class Job:
+    params: Params
+    cell: Cell
+    layout: Layout
+    model: ReplicaClassifier
+    last_update_states: list
+    history: pd.DataFrame
+    splits: dict[str, SequenceSet]
 
-        history = pd.read_csv(require_file(args.model / "epochs.csv", "training history"))
-        # A missing file fails before any pass.
-        splits = {split: cell_sequences(load_split(args.data, split), params, args.data, cell, split)
-                  for split in SPLITS}
-    except (ParamsError, FileNotFoundError, NumericsError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+def prepare(args, params: Params) -> Job:
+    configure_numerics(params, first=True)  # before loading the weights starts PyTorch's threads
+    cell, layout = find_cell(params, args.cell), Layout(args.root)
+    folder = layout.training(cell)
+    model, last_update_states = load_model(folder, params, cell, resolve_device(params.train.device))
+    import pandas as pd
+
+    history = pd.read_csv(require_file(folder / EPOCHS, "training history"))
+    data = layout.data_of(cell)  # a missing file fails here, before any pass
+    splits = {split: cell_sequences(load_split(data, split), params, data, cell, split) for split in SPLITS}
+    return Job(params, cell, layout, model, last_update_states, history, splits)
+
+
+def work(job: Job) -> None:
     started = time.perf_counter()
-    metrics = evaluate_cell(params, cell, model, last_update_states, splits, history)
-    write_json(args.out, metrics)
-    if args.timing is not None:
-        write_timing(args.timing, time.perf_counter() - started, device)
+    metrics = evaluate_cell(job.params, job.cell, job.model, job.last_update_states, job.splits, job.history)
+    write_json(job.layout.evaluation(job.cell), metrics)
+    write_timing(job.layout.timing_of(job.cell, "evaluate"), time.perf_counter() - started,
+                 next(job.model.parameters()).device)
     losses = ", ".join(f"{name} {metrics['mean'][name + '_loss']:.4f}" for name in PASSES)
-    print(f"[{cell.name}] mean frozen loss: {losses}")
-    return 0
+    print(f"[{job.cell.name}] mean frozen loss: {losses}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command.run(__doc__, command.cell_arguments, prepare, work, argv)
 
 
 if __name__ == "__main__":

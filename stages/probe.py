@@ -28,37 +28,39 @@ The recording (`data/record/<family>/<key>.npz`, a DVC output) holds the logits 
 carried state and the weights every `probe.record_every` updates. Each recorded snapshot, run on its recorded state
 and chunk, must reproduce the logged loss of that update.
 
-    python -m stages.probe --cell grid/SameRandom-Random-10 --data data/sequences/SameRandom \
-        --model data/train/grid/SameRandom-Random-10 --out data/probe/grid/SameRandom-Random-10.json \
-        --record data/record/grid/SameRandom-Random-10.npz
+    python -m stages.probe --cell grid/SameRandom-Random-10
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import sys
 import time
 from collections import deque
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from stages.data import SPLITS, SequenceSet, cell_sequences, load_split, num_classes
-from stages.io import atomic_path, require_file, write_json
-from stages.model import ReplicaClassifier, initial_states
-from stages.params import Cell, Params, ParamsError, find_cell, load_params, probe_cells
-from stages.tbptt import loss_and_accuracy, run_pass, to_chunks
-from stages.train import (LAST_EPOCH_START, NumericsError, build_model, configure_numerics, make_optimizer,
-                          pass_settings, replicate_seeds, resolve_device, state_generators, state_source,
-                          write_timing)
-
-TRAJECTORIES = ("trajectory_fresh", "trajectory_zero", "trajectory_heldout", "trajectory_swapped")
+from stages.core import command
+from stages.core.data import SPLITS, SequenceSet, cell_sequences, load_split, num_classes
+from stages.core.files import LAST_EPOCH_START, MODEL, UPDATE_LOSSES, Layout, atomic_path, require_file, write_json
+from stages.core.params import Cell, Params, ParamsError, find_cell, probe_cells
+from stages.learning.model import ReplicaClassifier, build_model, initial_states, make_optimizer, state_source
+from stages.learning.runtime import (
+    EVALUATION_STATES,
+    TRAINING_STATES,
+    configure_numerics,
+    replicate_seeds,
+    resolve_device,
+    state_generators,
+    write_timing,
+)
+from stages.learning.tbptt import loss_and_accuracy, pass_settings, run_pass, to_chunks
 
 
 def pair_swap(examples_per_class: int) -> torch.Tensor:
-    """Indices that swap sequence j of class 0 with sequence j of class 1 (class 0 first, as `stages.data` lays
+    """Indices that swap sequence j of class 0 with sequence j of class 1 (class 0 first, as `stages.core.data` lays
     them out): on `SameRandom` the two are the same input, so only their initial states tell them apart."""
     first = torch.arange(examples_per_class)
     return torch.cat([first + examples_per_class, first])
@@ -97,7 +99,7 @@ class Prober:
         # Earlier weights for the lag probes, newest last; and a model to run them in.
         self.history: deque[list[torch.Tensor]] = deque(maxlen=self.first_lagged + 1)
         self.lagged = copy.deepcopy(model)
-        fresh = state_generators(replicate_seeds(params, 2, cell.replicates, root=probe.seed))
+        fresh = state_generators(replicate_seeds(params, EVALUATION_STATES, cell.replicates, root=probe.seed))
         mode = cell.initial_state_type
 
         def states(kind: str, batch: int) -> torch.Tensor:
@@ -204,7 +206,7 @@ def probe_cell(params: Params, cell: Cell, start: dict, saved_weights: dict, log
     model.load_state_dict(start["model"])
     optimizer = make_optimizer(model, learning_rate=cell.learning_rate, weight_decay=params.train.weight_decay)
     optimizer.load_state_dict(start["optimizer"])
-    generators = state_generators(replicate_seeds(params, 1, cell.replicates))
+    generators = state_generators(replicate_seeds(params, TRAINING_STATES, cell.replicates))
     for generator, state in zip(generators, start["state_generators"]):
         generator.set_state(state)
     schedule = torch.Generator()
@@ -260,47 +262,52 @@ def probe_cell(params: Params, cell: Cell, start: dict, saved_weights: dict, log
     return results, recording
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--cell", required=True, help="family/key of a cell in probe.grid or probe.real")
-    parser.add_argument("--data", required=True, type=Path)
-    parser.add_argument("--model", required=True, type=Path, help="folder written by the training stage")
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--record", required=True, type=Path, help=".npz file for the recording")
-    parser.add_argument("--timing", type=Path, help="JSON file for the wall time of the probes")
-    args = parser.parse_args(argv)
-    try:
-        params = load_params(args.params)
-        configure_numerics(params, first=True)
-        cell = find_cell(params, args.cell)
-        if cell.name not in probe_cells(params):
-            raise ParamsError(f"probe.{cell.family}: {cell.key!r} is not listed, so its training kept no start of "
-                              "the last epoch to replay")
-        device = resolve_device(params.train.device)
-        start = torch.load(require_file(args.model / LAST_EPOCH_START, "start of the last epoch"),
-                           map_location=device, weights_only=True)
-        saved = torch.load(require_file(args.model / "model.pt", "model checkpoint"), map_location="cpu",
-                           weights_only=True)["state_dict"]
-        logged = np.load(require_file(args.model / "update_losses.npy", "update losses"))[-1]
-        splits = {split: cell_sequences(load_split(args.data, split), params, args.data, cell, split)
-                  for split in SPLITS}
-    except (ParamsError, FileNotFoundError, NumericsError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+@dataclass(frozen=True)
+class Job:
+    params: Params
+    cell: Cell
+    layout: Layout
+    device: torch.device
+    start: dict  # weights, optimizer and generators as the last update pass began (training kept them)
+    saved_weights: dict  # the final weights, which the replay must reproduce
+    logged_losses: np.ndarray  # (updates, seeds): the last epoch's update losses, which the replay must reproduce
+    splits: dict[str, SequenceSet]
+
+
+def prepare(args, params: Params) -> Job:
+    configure_numerics(params, first=True)
+    cell, layout = find_cell(params, args.cell), Layout(args.root)
+    if cell.name not in probe_cells(params):
+        raise ParamsError(f"probe.{cell.family}: {cell.key!r} is not listed, so its training kept no start of "
+                          "the last epoch to replay")
+    device, folder = resolve_device(params.train.device), layout.training(cell)
+    start = torch.load(require_file(folder / LAST_EPOCH_START, "start of the last epoch"), map_location=device,
+                       weights_only=True)
+    saved = torch.load(require_file(folder / MODEL, "model checkpoint"), map_location="cpu",
+                       weights_only=True)["state_dict"]
+    logged = np.load(require_file(folder / UPDATE_LOSSES, "update losses"))[-1]
+    data = layout.data_of(cell)
+    splits = {split: cell_sequences(load_split(data, split), params, data, cell, split) for split in SPLITS}
+    return Job(params, cell, layout, device, start, saved, logged, splits)
+
+
+def work(job: Job) -> None:
     started = time.perf_counter()
-    results, recording = probe_cell(params, cell, start, saved, logged, splits["train"], splits["heldout"], device)
-    with atomic_path(args.record) as temporary:
+    results, recording = probe_cell(job.params, job.cell, job.start, job.saved_weights, job.logged_losses,
+                                    job.splits["train"], job.splits["heldout"], job.device)
+    with atomic_path(job.layout.recording(job.cell)) as temporary:
         with temporary.open("wb") as handle:
             np.savez(handle, **recording)
-    write_json(args.out, results)
-    if args.timing is not None:
-        write_timing(args.timing, time.perf_counter() - started, device)
+    write_json(job.layout.probing(job.cell), results)
+    write_timing(job.layout.timing_of(job.cell, "probe"), time.perf_counter() - started, job.device)
     exact = results["exactness"]
-    print(f"[{cell.name}] replay: largest loss difference {exact['update_loss_max_difference']:.2g}, weights "
+    print(f"[{job.cell.name}] replay: largest loss difference {exact['update_loss_max_difference']:.2g}, weights "
           f"{exact['final_weights_max_difference']:.2g}, recording {exact['recording_loss_max_difference']:.2g}; "
           f"recording {sum(a.nbytes for a in recording.values()) / 2**20:.1f} MiB")
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command.run(__doc__, command.cell_arguments, prepare, work, argv)
 
 
 if __name__ == "__main__":

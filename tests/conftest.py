@@ -14,21 +14,22 @@ import pytest
 import torch
 import yaml
 
-from stages.train import start_vector_math
+from stages.learning.runtime import start_vector_math
 
 matplotlib.use("Agg")
 # The pipeline's numerics from the test process's first tensor operation on. A stage's entry point refuses to run
-# when PyTorch's thread pool was started without flush-to-zero (`train.configure_numerics`), which is right for a
+# when PyTorch's thread pool was started without flush-to-zero (`runtime.configure_numerics`), which is right for a
 # stage's own process; here one test's tensor work would otherwise start the pool and make every later in-process
 # call of a stage's `main` fail, so the outcome of a test depended on which tests ran before it. Vector math starts
-# from this thread for the same reason as in a stage (`train.start_vector_math`): otherwise the first parallel tanh
+# from this thread for the same reason as in a stage (`runtime.start_vector_math`): otherwise the first parallel tanh
 # of the test process, in whichever test comes first, may compute half its elements imprecisely.
 torch.set_flush_denormal(True)
 start_vector_math()
 
 REPO = Path(__file__).resolve().parents[1]
 # What a clean clone holds that the pipeline needs; DVC itself is initialised fresh in the temporary repository.
-PROJECT_FILES = ["stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "pyproject.toml", "CITATION.cff",
+PROJECT_FILES = ["stages", "tools", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "pyproject.toml",
+                 "CITATION.cff",
                  "data/probe/README.md", "data/baseline/README.md", "reports/paper/README.md",
                  "reports/real/README.md", "reports/supplement/README.md"]
 
@@ -38,8 +39,7 @@ TINY = {
     "model": {"cell": "GRU", "hidden_size": 8, "num_layers": 1},
     "train": {"epochs": 2, "learning_rate": 0.01, "weight_decay": 0.0, "grad_clip": 1.0, "loss_on": "last",
               "interleave_groups": 2, "burn_in_steps": 15,
-              "sequences_per_update": 0, "seed": 0, "device": "cpu", "flush_denormal": True,
-              "threads": 0, "log_every": 1},
+              "sequences_per_update": 0, "seed": 0, "device": "cpu", "flush_denormal": True, "log_every": 1},
     "evaluate": {"seed": 1, "draws": 2},
     "sweep": {"data_type": ["SameRandom", "DiffDistRandom"], "initial_state_type": ["Zeros", "Random"],
               "bptt_size": [10]},

@@ -1,0 +1,376 @@
+"""The whole DVC pipeline on tiny parameters, in a temporary git repository: one shared run, many checks."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import re
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import TINY, make_project, run
+
+from stages.core.params import FAMILY, cells, parse_params, probe_cells
+from stages.reporting.findings import decomposition_cells
+from stages.reporting.tables import badge, seconds_text
+
+DVC = [sys.executable, "-m", "dvc"]
+ALL_CELLS = cells(parse_params(TINY))
+CELLS = [cell.name for cell in ALL_CELLS]
+EVALUATED = [cell for cell in ALL_CELLS if cell.evaluated]
+
+# Every test here reads the shared run of the whole DVC pipeline (or drives a browser): the slow subset.
+pytestmark = pytest.mark.slow
+
+
+def _declared_outputs(root) -> list[str]:
+    """Every output path of dvc.yaml with the matrix expanded, as DVC recorded them in dvc.lock."""
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    return [out["path"] for stage in lock["stages"].values() for out in stage.get("outs", [])]
+
+
+def test_repro_runs_every_stage_of_every_cell(pipeline_run):
+    root, result = pipeline_run
+    names = [f"generate@{d}" for d in TINY["sweep"]["data_type"]]
+    names += [f"generate_capacity@{n}" for n in TINY["capacity"]["examples_per_class"]]
+    names += [f"generate_real@{d}" for d in TINY["realdata"]["dataset"]]
+    names += [f"baseline_real@{d}" for d in TINY["realdata"]["dataset"]]
+    names += [stage for c in ALL_CELLS for stage in c.stages]
+    names += [f"probe@{key}" for key in TINY["probe"]["grid"]] + [f"probe_real@{key}" for key in TINY["probe"]["real"]]
+    names += ["report"]
+    for name in names:
+        assert f"Running stage '{name}'" in result.stdout, name
+
+
+def test_every_declared_output_exists(pipeline_run):
+    root, _ = pipeline_run
+    outputs = _declared_outputs(root)
+    generated = (len(TINY["sweep"]["data_type"]) + len(TINY["capacity"]["examples_per_class"])
+                 + 2 * len(TINY["realdata"]["dataset"]))
+    probed = len(TINY["probe"]["grid"]) + len(TINY["probe"]["real"])
+    # generate, generate_capacity, generate_real + baseline_real; train: results + wall time; evaluate: results + wall
+    # time; probe: results, recording and wall time; report's five and its metrics file
+    assert len(outputs) == generated + 2 * len(ALL_CELLS) + 2 * len(EVALUATED) + 3 * probed + 6
+    for path in outputs:
+        assert (root / path).exists(), path
+
+
+def test_training_prints_progress_per_epoch(pipeline_run):
+    _, result = pipeline_run
+    for cell in CELLS:
+        assert f"[{cell}] epoch {TINY['train']['epochs']}/{TINY['train']['epochs']}" in result.stdout
+
+
+def test_second_repro_is_up_to_date(pipeline_run):
+    root, _ = pipeline_run
+    status = run([*DVC, "status", "--json"], root)
+    assert json.loads(status.stdout) == {}
+    again = run([*DVC, "repro"], root)
+    assert "Running stage" not in again.stdout
+
+
+def _without_timing(lock: dict) -> dict:
+    """dvc.lock without the hashes of the wall-time files (outputs of the cells, an input of the report) and of the
+    report files that show them (the test compares those files themselves, all but their wall-time part)."""
+    shows_timing = ("data/timing", "reports/report.md", "reports/index.html", "reports/tables")
+    for stage in lock["stages"].values():
+        for kind in ("outs", "deps"):
+            stage[kind] = [entry for entry in stage.get(kind, []) if not entry["path"].startswith(shows_timing)]
+    return lock
+
+
+def _without_wall_time_section(text: str) -> str:
+    """The report (Markdown or HTML) with its wall times cut out: from the sentence giving their total to the end of
+    the collapsed table of every cell's."""
+    start = text.index("Training, evaluation and probes of all")
+    table = text.index("Wall time per cell", start)
+    return text[:start] + text[text.index("</details>", table):]
+
+
+def _one_cell_of_each_family() -> list[str]:
+    """The stages that recompute one cell of every family from its data, and the report."""
+    stages = [f"generate@{TINY['sweep']['data_type'][0]}", f"generate_real@{TINY['realdata']['dataset'][0]}"]
+    for family in FAMILY:
+        stages += next(cell for cell in ALL_CELLS if cell.family == family).stages
+    # A probed cell, retrained and replayed: the probes' results are byte-identical too.
+    probed = next(iter(TINY["probe"]["grid"]))
+    stages += [f"train@{probed}", f"evaluate@{probed}", f"probe@{probed}"]
+    return [*dict.fromkeys(stages), "report"]
+
+
+def test_forced_rerun_is_byte_identical_except_the_wall_times(pipeline_run):
+    """Same parameters, same bytes: every result hash in dvc.lock and every committed report file is unchanged; only
+    the wall-time files, their table and the report's wall-time section may differ. One cell of every family is
+    recomputed (data, training, evaluation), then the report: the stages that write results, at a quarter of the
+    cost of forcing all of them."""
+    root, _ = pipeline_run
+    before = {path: (root / path).read_text() for path in ("dvc.lock", "reports/report.md", "reports/index.html")}
+    forced = _one_cell_of_each_family()
+    rerun = run([*DVC, "repro", "--force", "--single-item", *forced], root)
+    for stage in forced:
+        assert f"Running stage '{stage}'" in rerun.stdout, stage
+    changed = [line[3:] for line in run(["git", "status", "--porcelain"], root).stdout.splitlines()]
+    allowed = {"dvc.lock", "reports/report.md", "reports/index.html", "reports/tables/timing.csv"}
+    assert [path for path in changed if path not in allowed] == []
+    assert _without_timing(yaml.safe_load((root / "dvc.lock").read_text())) == _without_timing(
+        yaml.safe_load(before["dvc.lock"]))
+    for path in ("reports/report.md", "reports/index.html"):
+        assert "Wall time per cell" in before[path]
+        assert _without_wall_time_section((root / path).read_text()) == _without_wall_time_section(before[path])
+    run(["git", "checkout", "--", "."], root)  # back to the committed state for the tests that follow
+
+
+def test_wall_time_of_every_cell_is_recorded_and_shown(pipeline_run):
+    root, _ = pipeline_run
+    timing = pd.read_csv(root / "reports/tables/timing.csv")
+    assert timing["cell"].tolist() == CELLS
+    assert (timing["training_seconds"] > 0).all() and (timing["seconds_per_epoch"] > 0).all()
+    evaluated = timing[timing["cell"].isin([cell.name for cell in EVALUATED])]
+    assert (evaluated["evaluation_seconds"] > 0).all()
+    assert timing[~timing["cell"].isin(evaluated["cell"])]["evaluation_seconds"].isna().all()
+    probed = timing["cell"].isin(probe_cells(parse_params(TINY)))
+    assert probed.sum() == 3 and (timing[probed]["probe_seconds"] > 0).all()
+    assert timing[~probed]["probe_seconds"].isna().all()
+    text = (root / "reports/report.md").read_text()
+    for row in timing.itertuples():
+        assert re.search(rf"\|\s*`{re.escape(row.cell)}`\s*\|\s*{re.escape(seconds_text(row.training_seconds))}\s*\|",
+                         text)
+
+
+def test_report_tables_hold_one_row_per_cell_and_seed(pipeline_run):
+    root, _ = pipeline_run
+    # The primary cell has replicates.primary_count seeds, every other replicates.count.
+    seeds = {cell.name: cell.replicates for cell in ALL_CELLS}
+    assert seeds["grid/SameRandom-Random-10"] == TINY["replicates"]["primary_count"] != TINY["replicates"]["count"]
+    table = pd.read_csv(root / "reports/tables/replicates.csv")
+    assert table["cell"].tolist() == [name for name in CELLS for _ in range(seeds[name])]
+    assert table["replicate"].tolist() == [r for name in CELLS for r in range(seeds[name])]
+    epochs = pd.read_csv(root / "reports/tables/epochs.csv")
+    assert len(epochs) == sum(cell.epochs * cell.replicates * 2 for cell in ALL_CELLS)
+    assert set(epochs["pass"]) == {"update", "frozen"}
+    summary = pd.read_csv(root / "reports/tables/summary.csv").dropna(subset=["mean"])
+    assert (summary["seeds"] == summary["cell"].map(seeds)).all()
+
+
+def test_report_leads_with_a_summary_the_data_and_the_findings_and_embeds_every_figure(pipeline_run):
+    root, _ = pipeline_run
+    text = (root / "reports/report.md").read_text()
+    assert text.index('<div class="summary">') < text.index("## The data") < text.index("## Findings")
+    assert text.index("## Findings") < text.index("### Controls") < text.index("## 1.")
+    for figure in ["inputs", "loss_per_epoch", "loss_last_epoch", "final_gap", "mechanism", "relearning", "remedies",
+                   "onset", "capacity", "capacity_epochs", "real_ACSF1"]:
+        assert f"(figures/{figure}.png)" in text and f"[{figure}.csv](figures/{figure}.csv)" in text
+        assert (root / "reports/figures" / f"{figure}.png").read_bytes().startswith(b"\x89PNG")
+        assert (root / "reports/figures" / f"{figure}.svg").read_text().lstrip().startswith("<?xml")
+        assert len(pd.read_csv(root / "reports/figures" / f"{figure}.csv")) > 0
+    findings = pd.read_csv(root / "reports/tables/findings.csv")
+    assert set(findings["verdict"]) <= {"holds", "does not hold", "inconclusive", "not tested", "not in this run"}
+    assert findings["primary"].tolist() == sorted(findings["primary"].tolist(), reverse=True)  # primary ones first
+    for number, finding in enumerate(findings.itertuples(), 1):  # every finding and its computed verdict, numbered
+        row = rf"\|\s*{number}\s*\|\s*{re.escape(finding.title)}\s*\|\s*{re.escape(badge(finding.verdict))}\s*\|"
+        assert re.search(row, text), finding.title
+    controls = pd.read_csv(root / "reports/tables/controls.csv")
+    assert len(controls) and set(controls["check"]) <= {"passes", "not in this run"}  # no control fails
+    # The numbers are the pipeline's: the headline cell's mean frozen loss is printed as the summary holds it.
+    summary = pd.read_csv(root / "reports/tables/summary.csv")
+    row = summary[(summary["cell"] == "grid/SameRandom-Random-10") & (summary["metric"] == "frozen_pass_loss")]
+    assert f"frozen {row['mean'].item():.3f} [{row['low'].item():.3f}, {row['high'].item():.3f}]" in text
+
+
+def test_no_interval_in_the_report_or_its_tables_leaves_the_range_of_its_quantity(pipeline_run):
+    root, _ = pipeline_run
+    summary = pd.read_csv(root / "reports/tables/summary.csv").dropna(subset=["low"])
+    accuracy = summary["metric"].str.endswith("accuracy")
+    assert (summary.loc[accuracy, "low"] >= 0).all() and (summary.loc[accuracy, "high"] <= 1).all()
+    losses = summary["metric"].str.endswith("loss")
+    assert (summary.loc[losses, "low"] >= 0).all()
+    differences = summary["metric"].str.endswith("accuracy_gap")
+    assert (summary.loc[differences, "low"] >= -1).all() and (summary.loc[differences, "high"] <= 1).all()
+
+
+def test_the_html_page_holds_the_report_with_every_figure_embedded(pipeline_run):
+    root, _ = pipeline_run
+    page = (root / "reports/index.html").read_text()
+    assert page.count("data:image/png;base64,") == len(list((root / "reports/figures").glob("*.png"))) == 13
+    assert "src=\"figures/" not in page and "http://" not in page.replace("http://www.w3.org", "")
+    assert "Findings" in page and "PyTorch" in page
+
+
+def test_metrics_and_plots_are_declared_for_dvc(pipeline_run):
+    root, _ = pipeline_run
+    metrics = json.loads(run([*DVC, "metrics", "show", "--json"], root).stdout)
+    files = next(iter(metrics.values()))["data"]
+    assert sorted(files) == ["reports/findings.json"]  # the study's findings; per-cell numbers stay files
+    findings = files["reports/findings.json"]["data"]
+    written = json.loads((root / "reports/findings.json").read_text())
+    assert {"headline", "verdicts"} <= set(findings) <= set(written)  # findings without a number show no column
+    assert all((root / f"data/evaluate/{cell.name}.json").is_file() for cell in EVALUATED)
+    plots = json.loads(run([*DVC, "plots", "show", "--json"], root).stdout)
+    assert not plots.get("errors")
+    grid = [cell.key for cell in ALL_CELLS if cell.family == "grid"]
+    assert {f"reports/plots/loss_per_epoch/{key}.csv" for key in grid} <= set(plots["data"])
+
+
+def test_report_is_committed_everything_else_is_ignored(pipeline_run):
+    root, _ = pipeline_run
+    tracked = run(["git", "ls-files"], root).stdout.split()
+    assert "reports/report.md" in tracked and "reports/index.html" in tracked and "dvc.lock" in tracked
+    # Under data/ git holds only the notes that keep the report's input folders present; every result is DVC's.
+    assert [path for path in tracked if path.startswith("data/")] == ["data/baseline/README.md", "data/probe/README.md"]
+
+
+@pytest.mark.parametrize("key, value", [("sweep.data_type", "[SameRandom,Ones]"), ("sweep.bptt_size", "[7]"),
+                                        ("remedies.protocol", "[per_sequence,truncated]")])
+def test_bad_params_stop_repro_before_any_output(tmp_path, key, value):
+    root = make_project(tmp_path / "repo", copy.deepcopy(TINY))
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    section, name = key.split(".")
+    params[section][name] = yaml.safe_load(value)
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    result = run([*DVC, "repro"], root, check=False)
+    assert result.returncode != 0
+    assert key in result.stdout + result.stderr
+    assert not (root / "data").exists() or not any((root / "data").rglob("*.npy"))
+    # reports/ holds only the committed notes of the profiles' folders: no report, table or figure was written.
+    written = [p for p in (root / "reports").rglob("*") if p.is_file() and p.name != "README.md"]
+    assert written == []
+
+
+def test_changing_the_learning_rate_invalidates_only_what_depends_on_it(pipeline_run):
+    # `dvc status` after the edit names the stages a run would redo, without paying for the run.
+    root, _ = pipeline_run
+    params_file = root / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["train"]["learning_rate"] = 0.001
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        status = json.loads(run([*DVC, "status", "--json"], root).stdout)
+    finally:
+        params_file.write_text(original)
+    # Stages whose dependencies changed: the ones a run would redo.
+    stale = {name for name, changes in status.items()
+             if any(isinstance(change, dict) and "changed deps" in change for change in changes)}
+    assert not [name for name in stale if name.startswith("generate")]
+    for cell in ALL_CELLS:
+        stage = cell.stages[0]
+        # The onset map and the capacity axis set their own learning rates; every other cell trains at
+        # train.learning_rate.
+        assert (stage in stale) == (cell.family not in ("onset", "capacity")), stage
+    assert "report" in stale
+
+
+def test_real_data_section_holds_the_pipelines_numbers(pipeline_run):
+    root, _ = pipeline_run
+    text = (root / "reports/report.md").read_text()
+    assert text.index("## 5. Real recordings") < text.index("## 6. What to do") < text.index("## 7. Methods")
+    assert "ln 10 = 2.303" in text and "1/10 = 0.10" in text  # the number of classes comes from the data
+    summary = pd.read_csv(root / "reports/tables/summary.csv")
+    for metric, digits in (("gap", 3), ("heldout_accuracy", 2)):
+        row = summary[(summary["cell"] == "real/ACSF1-per_chunk-Random") & (summary["metric"] == metric)]
+        mean, low, high = row["mean"].item(), row["low"].item(), row["high"].item()
+        assert f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]" in text
+    findings = pd.read_csv(root / "reports/tables/findings.csv")
+    real = findings[findings["title"].str.startswith("Real recordings (ACSF1)")]
+    assert len(real) == 3
+    # The tiny run has no zero-state real cell: those findings say so rather than guess.
+    assert real["verdict"].tolist()[1:] == ["not in this run", "not in this run"]
+    heldout = pd.read_csv(root / "reports/figures/real_ACSF1.csv")
+    assert set(heldout["cell"]) == {"real/ACSF1-per_chunk-Random"}
+    # The baselines the baseline_real stage computed on the same split, quoted with their exact intervals.
+    baseline = json.loads((root / "data/baseline/ACSF1.json").read_text())
+    for name in ("nearest_neighbour", "majority_class"):
+        score = baseline[name]
+        assert f"{score['accuracy']:.2f} [{score['low']:.2f}, {score['high']:.2f}]" in text
+    assert "1-nearest-neighbour, Euclidean" in text
+    # Beside them, a cited published score of a strong method, and the archive's own 1-NN as a passing control.
+    assert "ROCKET" in text and "0.886" in text and "doi:10.1007/s10618-020-00701-z" in text
+    controls = pd.read_csv(root / "reports/tables/controls.csv")
+    archive = controls[controls["title"].str.contains("scores what the archive publishes")]
+    assert archive["check"].tolist() == ["passes"]
+
+
+def test_the_gap_splits_into_parts_that_add_up_seed_by_seed_and_the_report_shows_them(pipeline_run):
+    root, _ = pipeline_run
+    replicates = pd.read_csv(root / "reports/tables/replicates.csv")
+    evaluated = replicates[replicates["family"] != "onset"]
+    # Tables carry 6 significant digits, so the parts add up to the gap within that rounding.
+    assert ((evaluated["replay_recovery"] + evaluated["within_epoch_accuracy_gap"] - evaluated["accuracy_gap"]).abs()
+            < 1e-5).all()
+    assert ((evaluated["state_loss_gap"] + evaluated["within_epoch_loss_gap"] - evaluated["gap"]).abs() < 1e-4).all()
+    fixed = evaluated[evaluated["initial_state_type"] == "Zeros"]
+    assert len(fixed) and (fixed["replay_recovery"] == 0).all() and (fixed["state_loss_gap"] == 0).all()
+    text = (root / "reports/report.md").read_text()
+    section = text[text.index("### Where the gap comes from"):text.index("## 3. Remedies")]
+    for cell in decomposition_cells(parse_params(TINY)):
+        assert f"| `{cell}`" in section
+
+
+def test_the_within_epoch_part_splits_into_stale_state_and_last_update_for_every_probed_cell(pipeline_run):
+    root, _ = pipeline_run
+    replicates = pd.read_csv(root / "reports/tables/replicates.csv")
+    probed = replicates[replicates["cell"].isin(probe_cells(parse_params(TINY)))]
+    assert set(probed["cell"]) == set(probe_cells(parse_params(TINY)))
+    assert ((probed["stale_state_part"] + probed["last_update_part"] - probed["within_epoch_accuracy_gap"]).abs()
+            < 1e-5).all()
+    assert replicates[~replicates["cell"].isin(probed["cell"])]["stale_state_part"].isna().all()
+    assert (probed[["replay_loss_difference", "replay_weights_difference", "recording_loss_difference"]] == 0).all().all()
+    text = (root / "reports/report.md").read_text()
+    section = text[text.index("### Along the last epoch"):text.index("### How many initial states")]
+    for cell in probe_cells(parse_params(TINY)):
+        assert section.count(f"| `{cell}`") == 2  # the parts table and the trajectory table
+        assert f"Staleness (`{cell}`)" in text
+        assert f"`{cell}`: the last epoch, replayed from the start that training kept" in text
+    assert "![lags](figures/lags.png)" in section
+    lags = pd.read_csv(root / "reports/figures/lags.csv")
+    assert sorted(lags["lag"].unique()) == [0, *TINY["probe"]["lags"]]
+
+
+def test_what_to_do_table_has_a_row_per_protocol_with_its_verdict_and_cost(pipeline_run):
+    root, _ = pipeline_run
+    text = (root / "reports/report.md").read_text()
+    section = text[text.index("## 6. What to do"):text.index("## 7. Methods")]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    protocols = TINY["remedies"]["protocol"]
+    assert len(rows) == 1 + len(protocols) * len(TINY["remedies"]["initial_state_type"]) + 2  # + learned, zeros
+    assert all('class="badge' in row for row in rows)
+    # The tiny run trains the write-up's loop on real data with random states only; the others say so.
+    assert sum("real/ACSF1-per_chunk-Random" in row for row in rows) == 1
+    assert sum("not run on real data" in row for row in rows) == len(rows) - 1
+
+
+# Keep this test last among those that use the shared run: `dvc exp run` leaves its outputs in the workspace.
+def test_an_ablation_of_the_margin_reruns_only_the_report_and_exp_show_compares_the_findings(pipeline_run):
+    root, _ = pipeline_run
+    result = run([*DVC, "exp", "run", "--set-param", "report.chance_margin=0.15"], root)
+    assert "Running stage 'report'" in result.stdout
+    assert not [line for line in result.stdout.splitlines() if line.startswith("Running stage")
+                and "'report'" not in line]
+    shown = run([*DVC, "exp", "show", "--csv"], root).stdout
+    rows = list(csv.DictReader(io.StringIO(shown)))
+    header = list(rows[0])
+    findings = json.loads((root / "reports/findings.json").read_text())
+    metric_columns = [column for column in header if column.split(".")[0] in findings]
+    assert "headline.estimate" in metric_columns and "headline.verdict" in metric_columns
+    assert "verdicts.inconclusive" in metric_columns
+    # No per-cell metrics: only the findings file's few columns beside the parameters and dependencies.
+    assert not [column for column in header if "update_pass_loss" in column or "heldout_accuracy" in column]
+    assert len(metric_columns) <= 36
+    assert {row["report.chance_margin"] for row in rows} >= {"0.1", "0.15"}  # the baseline and the experiment
+
+
+def test_capacity_section_has_a_row_per_size_and_its_two_findings(pipeline_run):
+    root, _ = pipeline_run
+    text = (root / "reports/report.md").read_text()
+    section = text[text.index("### How many initial states"):text.index("## 3. Remedies")]
+    bound = 2 * TINY["capacity"]["hidden_size"]
+    for per_class in TINY["capacity"]["examples_per_class"]:
+        assert f"| {2 * per_class} " in section and f"| {2 * per_class / bound:g} " in section
+    findings = pd.read_csv(root / "reports/tables/findings.csv")
+    assert {"capacity_persists", "capacity_shrinks"} <= set(findings["key"])
+    scores = pd.read_csv(root / "reports/figures/capacity.csv")
+    assert sorted(scores["sequences"].unique()) == [2 * n for n in TINY["capacity"]["examples_per_class"]]
