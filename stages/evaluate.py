@@ -53,9 +53,9 @@ def _scores(result, draws: int, sequences: int) -> dict:
     # Sequence level (primary): each sequence's prediction at its last step, after it has been read whole.
     # Chunk level (secondary): the prediction at the end of every chunk, as the write-up scores its passes.
     return {
-        "final_step_accuracy": result.final_step_accuracy.tolist(),
+        "accuracy": result.final_step_accuracy.tolist(),
         "final_step_loss": result.final_step_loss.tolist(),
-        "accuracy": result.mean_accuracy.tolist(),
+        "chunk_accuracy": result.mean_chunk_accuracy.tolist(),
         "loss": result.mean_loss.tolist(),
         "draws": draws,
         "sequences_per_draw": sequences,
@@ -75,7 +75,7 @@ def _last_epoch(history: pd.DataFrame) -> dict:
     return {
         "update_pass_loss": last["update_pass_loss"].tolist(),
         "frozen_pass_loss": last["frozen_pass_loss"].tolist(),
-        "update_final_step_accuracy": last["update_final_step_accuracy"].tolist(),
+        "update_pass_accuracy": last["update_pass_accuracy"].tolist(),
         "gap": (last["frozen_pass_loss"] - last["update_pass_loss"]).tolist(),
     }
 
@@ -120,7 +120,7 @@ def evaluate_cell(
         "update_pass_loss": sum(metrics["last_epoch"]["update_pass_loss"]) / seeds,
         "frozen_pass_loss": sum(metrics["last_epoch"]["frozen_pass_loss"]) / seeds,
         **{f"{name}_loss": sum(metrics[name]["loss"]) / seeds for name in PASSES},
-        "heldout_accuracy": sum(metrics["heldout"]["final_step_accuracy"]) / seeds,
+        "heldout_accuracy": sum(metrics["heldout"]["accuracy"]) / seeds,
     }
     return metrics
 

@@ -123,15 +123,16 @@ def _epoch_rows(epoch: int, updating: PassResult, frozen: PassResult) -> list[di
         rows.append({
             "epoch": epoch,
             "replicate": replicate,
+            # The write-up's scores: the mean over the pass's chunks (stages.core.files, "column names").
             "update_pass_loss": float(updating.mean_loss[replicate]),
-            "update_pass_accuracy": float(updating.mean_accuracy[replicate]),
+            "update_pass_chunk_accuracy": float(updating.mean_chunk_accuracy[replicate]),
             "frozen_pass_loss": float(frozen.mean_loss[replicate]),
-            "frozen_pass_accuracy": float(frozen.mean_accuracy[replicate]),
+            "frozen_pass_chunk_accuracy": float(frozen.mean_chunk_accuracy[replicate]),
             # Sequence level: each sequence's prediction at its last step, after it has been read whole.
-            "update_final_step_loss": float(updating.final_step_loss[replicate]),
-            "update_final_step_accuracy": float(updating.final_step_accuracy[replicate]),
-            "frozen_final_step_loss": float(frozen.final_step_loss[replicate]),
-            "frozen_final_step_accuracy": float(frozen.final_step_accuracy[replicate]),
+            "update_pass_final_step_loss": float(updating.final_step_loss[replicate]),
+            "update_pass_accuracy": float(updating.final_step_accuracy[replicate]),
+            "frozen_pass_final_step_loss": float(frozen.final_step_loss[replicate]),
+            "frozen_pass_accuracy": float(frozen.final_step_accuracy[replicate]),
             "updates": len(updating.losses),
             "optimizer_steps": updating.optimizer_steps,
             # Compute of the epoch in sequence-steps: forward with a graph (each also run backward), forward without.
@@ -173,8 +174,8 @@ def _progress(cell: Cell, epoch: int, first: int, started: float, seconds: float
 
     left = (time.perf_counter() - started) / (epoch - first + 1) * (cell.epochs - epoch)
     return (f"[{cell.name}] epoch {epoch}/{cell.epochs}  "
-            f"update-pass loss {spread(updating.mean_loss)} acc {updating.mean_accuracy.mean():.3f}  "
-            f"frozen-pass loss {spread(frozen.mean_loss)} acc {frozen.mean_accuracy.mean():.3f}  "
+            f"update-pass loss {spread(updating.mean_loss)} acc {updating.mean_chunk_accuracy.mean():.3f}  "
+            f"frozen-pass loss {spread(frozen.mean_loss)} acc {frozen.mean_chunk_accuracy.mean():.3f}  "
             f"({len(updating.mean_loss)} seeds)  {seconds:.1f} s  ~{left:.0f} s left")
 
 

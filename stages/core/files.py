@@ -25,6 +25,11 @@ if TYPE_CHECKING:  # a fifth of a second to import, paid by every stage that imp
 
     from stages.core.params import Cell
 
+# Column and key names, in every file of the study: `accuracy` is sequence level (each sequence's prediction at its
+# last step, after it has read the whole sequence: the study's score), `chunk_accuracy` the mean over the chunks of a
+# pass (the write-up's score); `loss` is the mean over the chunks of a pass (the write-up's), `final_step_loss` the
+# sequence-level one. A name means the same in epochs.csv, an evaluation file and the report's tables.
+
 # A training folder (data/train/<family>/<key>/).
 MODEL = "model.pt"  # final weights, model config, the state generators of the last update pass
 EPOCHS = "epochs.csv"  # per epoch and seed: both passes' losses and accuracies, step counts
@@ -38,43 +43,20 @@ PASSES = ("train_replayed", "train_fresh", "train_zero", "heldout")
 TRAJECTORIES = ("trajectory_fresh", "trajectory_zero", "trajectory_heldout", "trajectory_swapped")
 
 
+def _folder(name: str) -> property:
+    """A folder of the pipeline under the layout's root."""
+    return property(lambda layout: layout.root / name, doc=f"data/{name}/ under the root")
+
+
 @dataclass(frozen=True)
 class Layout:
     """The pipeline's folders under one root (`data/`), and every file of a cell in them."""
 
     root: Path = Path("data")
 
-    @property
-    def sequences(self) -> Path:
-        return self.root / "sequences"
-
-    @property
-    def train(self) -> Path:
-        return self.root / "train"
-
-    @property
-    def evaluate(self) -> Path:
-        return self.root / "evaluate"
-
-    @property
-    def probe(self) -> Path:
-        return self.root / "probe"
-
-    @property
-    def record(self) -> Path:
-        return self.root / "record"
-
-    @property
-    def timing(self) -> Path:
-        return self.root / "timing"
-
-    @property
-    def baseline(self) -> Path:
-        return self.root / "baseline"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
+    sequences, train, evaluate = _folder("sequences"), _folder("train"), _folder("evaluate")
+    probe, record, timing = _folder("probe"), _folder("record"), _folder("timing")
+    baseline, checkpoints = _folder("baseline"), _folder("checkpoints")
 
     def data_of(self, cell: Cell) -> Path:
         """The folder of sequences a cell reads: its mode's or data set's, or one size of the capacity axis."""

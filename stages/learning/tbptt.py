@@ -94,7 +94,7 @@ class PassResult:
         return self.losses.mean(dim=0)
 
     @property
-    def mean_accuracy(self) -> torch.Tensor:
+    def mean_chunk_accuracy(self) -> torch.Tensor:
         return self.accuracies.mean(dim=0)
 
 

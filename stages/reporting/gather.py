@@ -24,7 +24,7 @@ from stages.reporting.stats import t_interval
 
 SUMMARY_METRICS = [
     "update_pass_loss", "frozen_pass_loss", "gap", "update_pass_accuracy", "frozen_pass_accuracy", "accuracy_gap",
-    "update_chunk_accuracy", "frozen_chunk_accuracy", "chunk_accuracy_gap", "train_replayed_chunk_accuracy",
+    "update_pass_chunk_accuracy", "frozen_pass_chunk_accuracy", "chunk_accuracy_gap", "train_replayed_chunk_accuracy",
     "train_replayed_loss", "train_fresh_loss", "train_zero_loss", "heldout_loss",
     "train_replayed_accuracy", "train_fresh_accuracy", "train_zero_accuracy", "heldout_accuracy", "replay_recovery",
     "within_epoch_accuracy_gap", "state_loss_gap", "within_epoch_loss_gap", "onset_epoch",
@@ -125,84 +125,100 @@ def probe_columns(probe: dict, position: int) -> dict:
     return row
 
 
+def _seed_row(cell: Cell, history: pd.DataFrame, replicate_row, position: int, metrics: dict | None,
+              probe: dict | None, onset_threshold: float) -> dict:
+    """One seed of one cell: the last epoch's update pass, the evaluation's frozen passes, the probes' scores."""
+    replicate = int(replicate_row.replicate)
+    row = {
+        **_describe(cell), "replicate": replicate,
+        "update_pass_loss": replicate_row.update_pass_loss,
+        "update_pass_accuracy": replicate_row.update_pass_accuracy,
+        "update_pass_chunk_accuracy": replicate_row.update_pass_chunk_accuracy,
+        "onset_epoch": onset_epoch(history[history["replicate"] == replicate], onset_threshold),
+        "updates_per_epoch": int(replicate_row.updates),
+        "optimizer_steps_per_epoch": int(replicate_row.optimizer_steps),
+        "steps_with_gradient": int(replicate_row.steps_with_gradient),
+        "steps_without_gradient": int(replicate_row.steps_without_gradient),
+    }
+    for name in PASSES:
+        scores = metrics[name] if metrics else {}
+        row[f"{name}_loss"] = scores["loss"][position] if scores else math.nan
+        row[f"{name}_accuracy"] = scores["accuracy"][position] if scores else math.nan
+        row[f"{name}_chunk_accuracy"] = scores["chunk_accuracy"][position] if scores else math.nan
+    # The frozen pass of the final weights: the fresh-state pass averaged over evaluation draws where the cell has
+    # one, else (onset cells) the last epoch's own frozen pass.
+    row["frozen_pass_loss"] = row["train_fresh_loss"] if metrics else replicate_row.frozen_pass_loss
+    row["frozen_pass_accuracy"] = row["train_fresh_accuracy"] if metrics else replicate_row.frozen_pass_accuracy
+    row["frozen_pass_chunk_accuracy"] = (row["train_fresh_chunk_accuracy"] if metrics
+                                         else replicate_row.frozen_pass_chunk_accuracy)
+    return _with_parts(row | (probe_columns(probe, position) if probe else {}))
+
+
+def _with_parts(row: dict) -> dict:
+    """The gaps, and the parts they split into, seed by seed."""
+    row["gap"] = row["frozen_pass_loss"] - row["update_pass_loss"]
+    row["accuracy_gap"] = row["update_pass_accuracy"] - row["frozen_pass_accuracy"]
+    row["chunk_accuracy_gap"] = row["update_pass_chunk_accuracy"] - row["frozen_pass_chunk_accuracy"]
+    row["replay_recovery"] = row["train_replayed_accuracy"] - row["train_fresh_accuracy"]
+    # The gap in two parts that add up to it (same seed, same sequences): what replaying the update pass's own
+    # initial states recovers, and what the update pass scores beyond even that replay.
+    row["within_epoch_accuracy_gap"] = row["update_pass_accuracy"] - row["train_replayed_accuracy"]
+    row["state_loss_gap"] = row["train_fresh_loss"] - row["train_replayed_loss"]
+    row["within_epoch_loss_gap"] = row["train_replayed_loss"] - row["update_pass_loss"]
+    # The within-epoch part in two parts that add up to it (stage `probe`, at the last chunk): the carried state that
+    # earlier weights wrote against the state the same weights compute themselves, and those weights against the
+    # final ones (one update later), each on its own state.
+    row["stale_state_part"] = row["update_pass_accuracy"] - row.get("own_state_accuracy", math.nan)
+    row["last_update_part"] = row.get("own_state_accuracy", math.nan) - row["train_replayed_accuracy"]
+    row["stale_state_chunk_part"] = (row.get("update_points_chunk_accuracy", math.nan)
+                                     - row.get("own_state_points_chunk_accuracy", math.nan))
+    return row
+
+
+def _epoch_tables(cell: Cell, history: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per epoch and seed: the sequence-level accuracies (and the optimizer steps), and both passes' losses."""
+    scores = pd.DataFrame({
+        "cell": cell.name, "epoch": history["epoch"], "replicate": history["replicate"],
+        "update_accuracy": history["update_pass_accuracy"],
+        "frozen_accuracy": history["frozen_pass_accuracy"], "optimizer_steps": history["optimizer_steps"],
+    })
+    long = history.melt(id_vars=["epoch", "replicate"], value_vars=["update_pass_loss", "frozen_pass_loss"],
+                        var_name="pass", value_name="loss")
+    long["pass"] = long["pass"].str.removesuffix("_pass_loss")
+    return scores, long.assign(**_describe(cell))
+
+
+def _relearn_table(cell: Cell, losses: np.ndarray, threshold: float) -> pd.DataFrame:
+    """Per epoch and seed: the updates into the epoch until one update's loss is first below `threshold`."""
+    first = updates_to_threshold(losses, threshold)
+    epochs, replicates = np.meshgrid(np.arange(1, first.shape[0] + 1), np.arange(first.shape[1]), indexing="ij")
+    return pd.DataFrame({"epoch": epochs.ravel(), "replicate": replicates.ravel(), "updates": first.ravel(),
+                         "updates_per_epoch": losses.shape[1]}).assign(**_describe(cell))
+
+
 def gather(params: Params, layout: Layout) -> dict[str, pd.DataFrame]:
     """Tidy tables: per cell and seed; per epoch, seed and pass; per chunk of the last epoch; re-learning speed."""
-    onset_threshold, relearn_threshold = params.report.onset_loss, params.report.relearn_loss
-    bptt = verdict_bptt(params)
-    probed = probe_cells(params)
+    bptt, probed = verdict_bptt(params), probe_cells(params)
     rows, epoch_tables, chunk_tables, relearn_tables, score_tables = [], [], [], [], []
     for cell in cells(params):
         folder = layout.training(cell)
         history = pd.read_csv(require_file(folder / EPOCHS, f"training history of {cell.name}"))
         last = history[history["epoch"] == history["epoch"].max()].sort_values("replicate")
-        metrics = probe = None
-        if cell.evaluated:
-            metrics = read_json(require_file(layout.evaluation(cell), f"metrics of {cell.name}"))
-        if cell.name in probed:
-            probe = read_json(require_file(layout.probing(cell), f"probes of {cell.name}"))
-        for position, replicate_row in enumerate(last.itertuples()):
-            replicate = int(replicate_row.replicate)
-            row = {
-                **_describe(cell), "replicate": replicate,
-                "update_pass_loss": replicate_row.update_pass_loss,
-                "update_pass_accuracy": replicate_row.update_final_step_accuracy,
-                "update_chunk_accuracy": replicate_row.update_pass_accuracy,
-                "onset_epoch": onset_epoch(history[history["replicate"] == replicate], onset_threshold),
-                "updates_per_epoch": int(replicate_row.updates),
-                "optimizer_steps_per_epoch": int(replicate_row.optimizer_steps),
-                "steps_with_gradient": int(replicate_row.steps_with_gradient),
-                "steps_without_gradient": int(replicate_row.steps_without_gradient),
-            }
-            for name in PASSES:
-                scores = metrics[name] if metrics else {}
-                row[f"{name}_loss"] = scores["loss"][position] if scores else math.nan
-                row[f"{name}_accuracy"] = scores["final_step_accuracy"][position] if scores else math.nan
-                row[f"{name}_chunk_accuracy"] = scores["accuracy"][position] if scores else math.nan
-            # The frozen pass of the final weights: the fresh-state pass averaged over evaluation draws where the
-            # cell has one, else (onset cells) the last epoch's own frozen pass.
-            row["frozen_pass_loss"] = row["train_fresh_loss"] if metrics else replicate_row.frozen_pass_loss
-            row["frozen_pass_accuracy"] = (row["train_fresh_accuracy"] if metrics
-                                           else replicate_row.frozen_final_step_accuracy)
-            row["frozen_chunk_accuracy"] = (row["train_fresh_chunk_accuracy"] if metrics
-                                            else replicate_row.frozen_pass_accuracy)
-            row["gap"] = row["frozen_pass_loss"] - row["update_pass_loss"]
-            row["accuracy_gap"] = row["update_pass_accuracy"] - row["frozen_pass_accuracy"]
-            row["chunk_accuracy_gap"] = row["update_chunk_accuracy"] - row["frozen_chunk_accuracy"]
-            row["replay_recovery"] = row["train_replayed_accuracy"] - row["train_fresh_accuracy"]
-            # The gap in two parts that add up to it (same seed, same sequences): what replaying the update pass's
-            # own initial states recovers, and what the update pass scores beyond even that replay.
-            row["within_epoch_accuracy_gap"] = row["update_pass_accuracy"] - row["train_replayed_accuracy"]
-            row["state_loss_gap"] = row["train_fresh_loss"] - row["train_replayed_loss"]
-            row["within_epoch_loss_gap"] = row["train_replayed_loss"] - row["update_pass_loss"]
-            row |= probe_columns(probe, position) if probe else {}
-            # The within-epoch part in two parts that add up to it (stage `probe`, at the last chunk): the carried
-            # state that earlier weights wrote against the state the same weights compute themselves, and those
-            # weights against the final ones (one update later), each on its own state.
-            row["stale_state_part"] = row["update_pass_accuracy"] - row.get("own_state_accuracy", math.nan)
-            row["last_update_part"] = row.get("own_state_accuracy", math.nan) - row["train_replayed_accuracy"]
-            row["stale_state_chunk_part"] = (row.get("update_points_chunk_accuracy", math.nan)
-                                             - row.get("own_state_points_chunk_accuracy", math.nan))
-            rows.append(row)
-        score_tables.append(pd.DataFrame({
-            "cell": cell.name, "epoch": history["epoch"], "replicate": history["replicate"],
-            "update_accuracy": history["update_final_step_accuracy"],
-            "frozen_accuracy": history["frozen_final_step_accuracy"], "optimizer_steps": history["optimizer_steps"],
-        }))
-        long = history.melt(id_vars=["epoch", "replicate"], value_vars=["update_pass_loss", "frozen_pass_loss"],
-                            var_name="pass", value_name="loss")
-        long["pass"] = long["pass"].str.removesuffix("_pass_loss")
-        epoch_tables.append(long.assign(**_describe(cell)))
+        metrics = (read_json(require_file(layout.evaluation(cell), f"metrics of {cell.name}")) if cell.evaluated
+                   else None)
+        probe = (read_json(require_file(layout.probing(cell), f"probes of {cell.name}")) if cell.name in probed
+                 else None)
+        rows += [_seed_row(cell, history, seed, position, metrics, probe, params.report.onset_loss)
+                 for position, seed in enumerate(last.itertuples())]
+        scores, losses = _epoch_tables(cell, history)
+        score_tables.append(scores)
+        epoch_tables.append(losses)
         if cell.evaluated and (cell.family != "grid" or cell.bptt_size == bptt):
             last_epoch = pd.read_csv(require_file(folder / LAST_EPOCH, f"last epoch of {cell.name}"))
             chunk_tables.append(last_epoch.assign(**_describe(cell)))
         if cell.evaluated:
-            losses = np.load(require_file(folder / UPDATE_LOSSES, f"update losses of {cell.name}"))
-            first = updates_to_threshold(losses, relearn_threshold)
-            epochs, replicates = np.meshgrid(np.arange(1, first.shape[0] + 1), np.arange(first.shape[1]), indexing="ij")
-            relearn_tables.append(pd.DataFrame({
-                "epoch": epochs.ravel(), "replicate": replicates.ravel(), "updates": first.ravel(),
-                "updates_per_epoch": losses.shape[1],
-            }).assign(**_describe(cell)))
+            update_losses = np.load(require_file(folder / UPDATE_LOSSES, f"update losses of {cell.name}"))
+            relearn_tables.append(_relearn_table(cell, update_losses, params.report.relearn_loss))
     replicates = pd.DataFrame(rows)
     replicates["compute_step_equivalents"] = (
         3 * replicates["steps_with_gradient"] + replicates["steps_without_gradient"]

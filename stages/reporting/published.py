@@ -32,6 +32,19 @@ RETIRED_KEYS = {
 }
 
 
+# Columns (and summary metrics) renamed since a profile may have been published: old name -> this version's.
+RENAMED_COLUMNS = {"update_chunk_accuracy": "update_pass_chunk_accuracy",
+                   "frozen_chunk_accuracy": "frozen_pass_chunk_accuracy"}
+
+
+def current_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A published table as this version names its columns and metrics."""
+    table = table.rename(columns=RENAMED_COLUMNS)
+    if "metric" in table:
+        table = table.assign(metric=table["metric"].replace(RENAMED_COLUMNS))
+    return table
+
+
 def current_params(raw: dict) -> dict:
     """A published params.yaml as this version's parser reads it: the retired keys removed."""
     raw = {section: dict(values) if isinstance(values, dict) else values for section, values in raw.items()}
@@ -51,8 +64,8 @@ def read_published(folder: Path, name: str) -> Published | None:
             raise FileNotFoundError(f"{needed}: missing beside {tables / 'findings.csv'} (a profile publishes both)")
     raw = current_params(yaml.safe_load((folder / "params.yaml").read_text()))
     return Published(name, parse_params(raw, str(folder / "params.yaml")), raw,
-                     pd.read_csv(tables / "findings.csv"), pd.read_csv(tables / "summary.csv"),
-                     pd.read_csv(tables / "replicates.csv"))
+                     pd.read_csv(tables / "findings.csv"), current_table(pd.read_csv(tables / "summary.csv")),
+                     current_table(pd.read_csv(tables / "replicates.csv")))
 
 
 # Parameters whose value is itself a mapping (probe.grid, probe.real: cell -> data): a single setting, replaced whole

@@ -377,14 +377,14 @@ def trajectory(summary: pd.DataFrame, probed: list[str], replicates: pd.DataFram
     initial states and on held-out sequences, and the final weights."""
     oldest = max(lags)
     return _probed_rows(summary, probed, replicates, {
-        "updating": "update_chunk_accuracy",
+        "updating": "update_pass_chunk_accuracy",
         "updating, probe points": "lag_0_chunk_accuracy",
         f"weights {oldest} updates older, same carried states, probe points": f"lag_{oldest}_chunk_accuracy",
         "trajectory, fresh states": "trajectory_fresh_chunk_accuracy",
         "trajectory, zero states": "trajectory_zero_chunk_accuracy",
         "trajectory, held-out sequences": "trajectory_heldout_chunk_accuracy",
         "final weights, replayed states": "train_replayed_chunk_accuracy",
-        "final weights, fresh states (frozen)": "frozen_chunk_accuracy",
+        "final weights, fresh states (frozen)": "frozen_pass_chunk_accuracy",
     })
 
 

@@ -67,8 +67,8 @@ def test_the_replayed_update_pass_scores_what_training_logged_at_the_last_chunk(
     params, cell, splits, result = _trained(tiny_raw, PROBED)
     results, _ = _probe(params, cell, splits, result)
     last = result.epochs[result.epochs["epoch"] == cell.epochs].sort_values("replicate")
-    assert results["final_step"]["update"]["accuracy"] == pytest.approx(last["update_final_step_accuracy"].tolist())
-    assert results["final_step"]["update"]["loss"] == pytest.approx(last["update_final_step_loss"].tolist())
+    assert results["final_step"]["update"]["accuracy"] == pytest.approx(last["update_pass_accuracy"].tolist())
+    assert results["final_step"]["update"]["loss"] == pytest.approx(last["update_pass_final_step_loss"].tolist())
 
 
 def test_swapping_the_initial_states_of_a_pair_of_identical_sequences_swaps_their_predictions(tiny_raw):
