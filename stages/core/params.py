@@ -543,6 +543,11 @@ def cells(params: Params, family: str | None = None) -> list[Cell]:
     return found
 
 
+def families_run(params: Params) -> dict[str, bool]:
+    """Which families this run trains: an empty matrix axis leaves one out (and the report says it was not run)."""
+    return {family: bool(cells(params, family)) for family in FAMILIES}
+
+
 def data_replicates(params: Params, data_type: str, examples_per_class: int | None = None) -> int:
     """The seeds a data folder must hold: the most that any cell reading it trains (replicate r's data is the same
     whatever the count, so a cell with fewer seeds reads the first ones). `examples_per_class` names a folder of the

@@ -22,10 +22,11 @@ import yaml
 
 from stages.core.data import DIFF_DIST_SHIFT, NUM_CLASSES
 from stages.core.files import atomic_path, write_json, write_table, write_text
-from stages.core.params import FAMILIES, REAL_DATASETS, Params, cells, probe_cells
+from stages.core.params import FAMILIES, REAL_DATASETS, Params, cells, families_run, probe_cells
 from stages.reporting import figures, tables
 from stages.reporting.agreement import NOT_COMPARED, agreement_frame, differing_settings
 from stages.reporting.agreement import counts as agreement_counts
+from stages.reporting.figure_tables import drawings, figure_tables
 from stages.reporting.findings import (
     ABSENT,
     FAILS,
@@ -48,7 +49,7 @@ from stages.reporting.findings import (
     toy_findings,
     verdict_bptt,
 )
-from stages.reporting.gather import Gathered, environment, figure_tables, real_rows
+from stages.reporting.gather import Gathered, environment, real_rows
 from stages.reporting.literature import published, reproduction_checks
 from stages.reporting.page import render_page
 from stages.reporting.published import read_published, real_settings_differ, settings_differ
@@ -161,11 +162,6 @@ def supplement_of(params: Params, supplement_dir: Path | None) -> Supplement:
                       sorted(size for size in published.params.sweep.bptt_size if size > longest))
 
 
-def families_run(params: Params) -> dict[str, bool]:
-    """Which families this run trains: an empty matrix axis leaves one out, and with it its section and figures."""
-    return {family: bool(cells(params, family)) for family in FAMILIES}
-
-
 def paper_agreement(params: Params, findings: list[Finding], paper_dir: Path | None) -> dict | None:
     """The comparison with the paper profile's published findings, or None where it is switched off
     (`report.paper_agreement`) or not published in `paper_dir`."""
@@ -220,33 +216,6 @@ def decide_findings(params: Params, gathered: Gathered) -> tuple[list[Finding], 
               + [check for dataset in gathered.classes
                  for check in reproduction_checks(dataset, gathered.baselines[dataset])])
     return findings, checks, toy, real
-
-
-def drawings(params: Params, classes: dict[str, int]) -> dict[str, Callable[[pd.DataFrame], object]]:
-    """Each figure this run draws, by name: a family left out of the run (an empty matrix axis) has none."""
-    chance = math.log(NUM_CLASSES)
-    level, bptt, margin = params.replicates.confidence, verdict_bptt(params), params.report.chance_margin
-    every = {
-        "loss_per_epoch": lambda t: figures.loss_per_epoch(t, chance, level, bptt),
-        "loss_last_epoch": lambda t: figures.loss_last_epoch(t, chance, level, bptt),
-        "final_gap": figures.final_gap,
-        "mechanism": lambda t: figures.mechanism(t, 1 / NUM_CLASSES, level),
-        "decomposition": lambda t: figures.decomposition(t, level),
-        "lags": lambda t: figures.lags(t, level),
-        "relearning": lambda t: figures.relearning(t, level, params.report.relearn_loss),
-        "remedies": lambda t: figures.remedies(t, 1 / NUM_CLASSES, margin, level),
-        "onset": lambda t: figures.onset(t, params.train.epochs),
-        "capacity": lambda t: figures.capacity(t, 1 / NUM_CLASSES, capacity_bound(params), level),
-        "capacity_epochs": lambda t: figures.capacity_epochs(t, 1 / NUM_CLASSES, level),
-        "inputs": figures.input_sequences,
-        **{f"real_{dataset}": (lambda t, d=dataset, c=count: figures.real_loss_per_epoch(
-            t, math.log(c), level, d, c, params.realdata.bptt_size)) for dataset, count in classes.items()},
-    }
-    ran = families_run(params)
-    drawn_if = {"decomposition": bool(decomposition_cells(params)), "lags": bool(probe_cells(params)),
-                "remedies": ran["remedy"], "onset": ran["onset"], "capacity": ran["capacity"],
-                "capacity_epochs": ran["capacity"]}
-    return {name: draw for name, draw in every.items() if drawn_if.get(name, True)}
 
 
 def write_figures(params: Params, gathered: Gathered, out: Path) -> None:

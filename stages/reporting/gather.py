@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.core.data import NUM_CLASSES, load_split, num_classes
+from stages.core.data import load_split, num_classes
 from stages.core.files import EPOCHS, LAST_EPOCH, PASSES, TRAJECTORIES, UPDATE_LOSSES, Layout, read_json, require_file
 from stages.core.params import Cell, Params, cells, probe_cells
-from stages.reporting import figures
-from stages.reporting.findings import bounds_of, decomposition_cells, remedy_cells, verdict_bptt
+from stages.reporting.findings import bounds_of, verdict_bptt
 from stages.reporting.stats import t_interval
 
 SUMMARY_METRICS = [
@@ -263,71 +262,6 @@ def input_table(params: Params, layout: Layout) -> pd.DataFrame:
                     "step": np.arange(steps), "value": inputs[index, :steps, 0],
                 }))
     return pd.concat(frames, ignore_index=True)
-
-
-def figure_tables(params: Params, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """The long-form table behind each figure (saved as CSV beside it)."""
-    bptt = verdict_bptt(params)
-    grid_at = lambda t: t[(t["family"] == "grid") & (t["bptt_size"] == bptt)]  # noqa: E731
-    replicates = tables["replicates"]
-    mechanism = grid_at(replicates).melt(
-        id_vars=["cell", "data_type", "initial_state_type", "replicate"], value_vars=list(figures.MECHANISM_LABELS),
-        var_name="pass", value_name="accuracy")
-    relearn = tables["relearn"]
-    shown = relearn[(relearn["initial_state_type"] != "Zeros") & relearn["protocol"].eq("per_chunk")
-                    & relearn["data_type"].isin(["Zeros", "SameRandom"])
-                    & ((relearn["family"] == "architecture") | (relearn["bptt_size"] == bptt))]
-    shown = shown.assign(label=shown["rnn"] + ", " + shown["data_type"] + " data, " + shown["initial_state_type"]
-                         + " states, bptt " + shown["bptt_size"].astype(str))
-    comparison = []
-    for _, label, unlearnable, learnable in remedy_cells(params):
-        for cell, measure, metric in ((unlearnable, "accuracy gap on SameRandom", "accuracy_gap"),
-                                      (learnable, "held-out accuracy on DiffDistRandom", "heldout_accuracy")):
-            rows = replicates[replicates["cell"] == cell]
-            comparison.append(pd.DataFrame({"remedy": label, "cell": cell, "measure": measure,
-                                            "replicate": rows["replicate"], "value": rows[metric],
-                                            "optimizer_steps_per_epoch": rows["optimizer_steps_per_epoch"],
-                                            "compute_step_equivalents": rows["compute_step_equivalents"]}))
-    decomposed = decomposition_cells(params)
-    parts = replicates[replicates["cell"].isin(decomposed)].melt(
-        id_vars=["cell", "replicate"], value_vars=list(figures.DECOMPOSITION_LABELS), var_name="part",
-        value_name="value")
-    lag_columns = [c for c in replicates.columns if c.startswith("lag_")]
-    lag_scores = replicates[replicates["cell"].isin(decomposed)].melt(
-        id_vars=["cell", "replicate"], value_vars=lag_columns, var_name="lag", value_name="accuracy")
-    lag_scores["lag"] = lag_scores["lag"].str.removeprefix("lag_").str.removesuffix("_chunk_accuracy").astype(int)
-    grid_summary = tables["summary"][(tables["summary"]["family"] == "grid") & (tables["summary"]["metric"] == "gap")]
-    on_axis = replicates[replicates["family"] == "capacity"]
-    capacity_scores = on_axis.assign(sequences=on_axis["examples_per_class"] * NUM_CLASSES).melt(
-        id_vars=["sequences", "replicate"], value_vars=list(figures.CAPACITY_LABELS), var_name="pass",
-        value_name="accuracy")
-    sequences = dict(zip(on_axis["cell"], on_axis["examples_per_class"] * NUM_CLASSES))
-    scores = tables["epoch_scores"]
-    capacity_epochs = scores[scores["cell"].isin(sequences)].rename(
-        columns={"update_accuracy": "update", "frozen_accuracy": "frozen"})
-    capacity_epochs = capacity_epochs.assign(sequences=capacity_epochs["cell"].map(sequences)).melt(
-        id_vars=["sequences", "epoch", "replicate"], value_vars=["update", "frozen"], var_name="pass",
-        value_name="accuracy")
-    # Each figure's CSV keeps only the columns it draws: the page embeds it for download.
-    curve = ["data_type", "initial_state_type", "replicate", "pass", "loss"]
-    return {
-        "loss_per_epoch": grid_at(tables["epochs"])[["epoch", *curve]],
-        "loss_last_epoch": grid_at(tables["last_epoch"])[["chunk", *curve]],
-        "final_gap": grid_summary.assign(
-            setting=grid_summary["initial_state_type"] + ", bptt " + grid_summary["bptt_size"].astype(str),
-            gap=grid_summary["mean"]),
-        "mechanism": mechanism,
-        "decomposition": parts.sort_values("cell", key=lambda cell: cell.map(decomposed.index), kind="stable"),
-        "lags": lag_scores.sort_values(["lag", "cell"], key=lambda c: c.map(decomposed.index) if c.name == "cell"
-                                       else c, kind="stable"),
-        "relearning": shown,
-        "remedies": pd.concat(comparison, ignore_index=True),
-        "onset": replicates[replicates["family"] == "onset"][["hidden_size", "learning_rate", "replicate",
-                                                              "onset_epoch"]],
-        "capacity": capacity_scores,
-        "capacity_epochs": capacity_epochs,
-        **{f"real_{dataset}": real_rows(tables["epochs"], dataset) for dataset in params.realdata.dataset},
-    }
 
 
 def real_rows(table: pd.DataFrame, dataset: str) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import REPO, TINY, run
 
-from stages.core.params import cells, parse_params
+from stages.core.params import cells, families_run, parse_params
 from stages.reporting.agreement import (
     AGREE,
     DISAGREE,
@@ -24,7 +24,7 @@ from stages.reporting.agreement import (
     agreement_of,
     differing_settings,
 )
-from stages.reporting.compose import families_run, supplement_of
+from stages.reporting.compose import supplement_of
 from stages.reporting.findings import ABSENT, FAILS, HOLDS, INCONCLUSIVE, NOT_TESTED
 from stages.reporting.published import read_published, real_settings_differ, settings_differ
 from tools import profiles as profile
