@@ -1,5 +1,6 @@
 """The statistics behind every interval and verdict: the t-interval across seeds keeps its coverage, stays inside the
-range of its quantity, and the tests, Holm's correction and the seeds-needed figure do what they say."""
+range of its quantity; the declared tests decide at their planned power and level in simulation; the corrections
+match their references and never lower a p-value; the planning figure reaches its stated power."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ from scipy import stats as scipy_stats
 from stages.reporting.stats import (
     ACCURACY,
     ACCURACY_DIFFERENCE,
+    CORRECTIONS,
     NON_NEGATIVE,
+    adjust,
+    declared_test,
     holm,
     one_sided_p,
-    seeds_needed,
+    planned_power,
+    seeds_to_decide,
     t_interval,
     t_quantile,
 )
@@ -85,8 +90,9 @@ def test_near_the_end_of_the_range_three_seeds_under_cover_as_the_report_states(
 
 def test_one_sided_p_is_scipys_t_test_and_handles_identical_seeds():
     values = [0.3, 0.5, 0.4]
-    expected = scipy_stats.ttest_1samp(values, 0.2, alternative="greater").pvalue
-    assert one_sided_p(values, 0.2, "greater") == pytest.approx(expected)
+    for threshold, alternative in ((0.2, "greater"), (0.2, "less"), (0.45, "greater"), (0.45, "less")):
+        expected = scipy_stats.ttest_1samp(values, threshold, alternative=alternative).pvalue
+        assert one_sided_p(values, threshold, alternative) == pytest.approx(expected, rel=1e-9)
     assert one_sided_p([0.5, 0.5, 0.5], 0.6, "less") == 0.0
     assert one_sided_p([0.5, 0.5, 0.5], 0.6, "greater") == 1.0
     with pytest.raises(ValueError, match="alternative"):
@@ -101,25 +107,85 @@ def test_holm_adjusts_step_down_and_keeps_the_order():
     assert adjusted[0] == pytest.approx(0.02) and math.isnan(adjusted[1])
 
 
-def test_seeds_needed_grows_with_the_spread_and_shrinks_with_the_distance():
-    near = seeds_needed([0.12, 0.2, 0.16], 0.1, 0.05)
-    far = seeds_needed([0.52, 0.6, 0.56], 0.1, 0.05)
-    noisy = seeds_needed([0.0, 0.4, 0.08], 0.1, 0.05)
-    assert far < near < noisy
-    assert seeds_needed([0.1, 0.2, 0.0], 0.1, 0.05) is None  # the mean sits on the threshold
+def _decides(samples: np.ndarray, margin: float, test: str, alpha: float) -> float:
+    """The share of simulated runs (rows of per-seed values) whose declared test decides its claim."""
+    return float(np.mean([declared_test(row, margin, test).p < alpha for row in samples]))
 
 
-def test_seeds_needed_reaches_the_stated_power_in_simulation():
-    # Seeds drawn from a normal with the observed mean and spread: at the stated count the test decides about 80% of
-    # the time, and at two fewer seeds less often.
-    values, threshold, alpha = np.array([0.25, 0.45, 0.35]), 0.2, 0.05
-    needed = seeds_needed(values, threshold, alpha, power=0.8)
+@pytest.mark.parametrize("seeds, sd", [(5, 0.06), (16, 0.15)])
+def test_equivalence_decides_at_its_planned_power_when_nothing_differs(seeds, sd):
+    # True difference 0: the two one-sided tests decide "holds" about as often as planned.
+    margin, alpha = 0.1, 0.05
+    rng = np.random.default_rng([seeds, 7])
+    planned = planned_power("equivalence", seeds, 0.0, sd, margin, alpha)
+    observed = _decides(rng.normal(0.0, sd, size=(EXPERIMENTS, seeds)), margin, "equivalence", alpha)
+    assert 0.3 < planned < 0.99  # a case where the power is neither trivial nor certain
+    assert abs(observed - planned) <= TOLERANCE
+
+
+@pytest.mark.parametrize("seeds, sd", [(5, 0.04), (16, 0.1), (16, 0.3)])
+def test_equivalence_holds_at_most_at_its_level_when_the_difference_is_twice_the_margin(seeds, sd):
+    margin, alpha = 0.1, 0.05
+    rng = np.random.default_rng([seeds, 11])
+    observed = _decides(rng.normal(2 * margin, sd, size=(EXPERIMENTS, seeds)), margin, "equivalence", alpha)
+    assert observed <= alpha + TOLERANCE / 2
+
+
+def test_at_the_edge_of_the_margin_equivalence_holds_at_about_its_level():
+    # The test's size: a true difference exactly at the margin is declared equivalent at most alpha of the time.
+    margin, alpha = 0.1, 0.05
+    observed = _decides(np.random.default_rng(3).normal(margin, 0.05, size=(EXPERIMENTS, 16)), margin,
+                        "equivalence", alpha)
+    assert observed <= alpha + TOLERANCE / 2
+
+
+def test_superiority_decides_at_its_planned_power():
+    margin, alpha, seeds, mean, sd = 0.1, 0.05, 5, 0.2, 0.08
+    planned = planned_power("superiority", seeds, mean, sd, margin, alpha)
+    observed = _decides(np.random.default_rng(5).normal(mean, sd, size=(EXPERIMENTS, seeds)), margin, "superiority",
+                        alpha)
+    assert abs(observed - planned) <= TOLERANCE
+
+
+def test_the_contrary_of_each_test_is_its_mirror():
+    below = [0.01, 0.02, 0.0, 0.015]  # a gap clearly under a margin of 0.1
+    assert declared_test(below, 0.1, "superiority").p_contrary < 0.01
+    assert declared_test(below, 0.1, "equivalence").p < 0.01
+    beyond = [0.3, 0.32, 0.28, 0.31]
+    assert declared_test(beyond, 0.1, "equivalence").p_contrary < 0.01
+    assert declared_test(beyond, 0.1, "superiority").p < 0.01
+    assert declared_test([-0.3, -0.32, -0.28], 0.1, "non-inferiority").p_contrary < 0.01
+    with pytest.raises(ValueError, match="test: 'two-sided'"):
+        declared_test(below, 0.1, "two-sided")
+
+
+def _holm_by_hand(p_values: list[float]) -> list[float]:
+    """Holm's adjustment computed directly: p_(i) x (m - i + 1), made monotone, capped at 1."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [0.0] * len(p_values), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_adjusted_p_values_match_a_reference_and_never_fall_below_the_raw_ones(seed):
+    p_values = list(np.random.default_rng(seed).uniform(0, 0.2, size=12) ** 2)
+    assert adjust(p_values, "holm") == pytest.approx(_holm_by_hand(p_values))
+    assert adjust(p_values, "benjamini-hochberg") == pytest.approx(
+        list(scipy_stats.false_discovery_control(p_values, method="bh")))
+    for correction in CORRECTIONS:
+        assert all(a >= p for a, p in zip(adjust(p_values, correction), p_values))
+    with pytest.raises(ValueError, match="correction"):
+        adjust(p_values, "bonferroni-ish")
+
+
+def test_seeds_to_decide_is_a_planning_figure_that_reaches_its_power_in_simulation():
+    values, margin, alpha = np.array([0.25, 0.45, 0.35]), 0.2, 0.05
+    needed = seeds_to_decide(values, margin, "superiority", alpha, power=0.8)
     rng = np.random.default_rng(1)
-
-    def decided(n: int) -> float:
-        samples = rng.normal(values.mean(), values.std(ddof=1), size=(EXPERIMENTS, n))
-        p = scipy_stats.ttest_1samp(samples, threshold, axis=1).pvalue
-        return float((p < alpha).mean())
-
-    assert decided(needed) >= 0.8 - TOLERANCE
-    assert decided(max(needed - 2, 2)) < 0.8
+    decided = _decides(rng.normal(values.mean(), values.std(ddof=1), size=(EXPERIMENTS, needed)), margin,
+                       "superiority", alpha)
+    assert decided >= 0.8 - TOLERANCE
+    assert seeds_to_decide([0.1, 0.2, 0.0], 0.2, "superiority", alpha) is None  # the mean is below the margin
