@@ -50,12 +50,13 @@ TINY = {
               "bptt_size": 10},
     "capacity": {"examples_per_class": [2, 8], "hidden_size": 4, "learning_rate": 0.01, "epochs": 2,
                  "data_type": "SameRandom", "initial_state_type": "Random", "bptt_size": 10},
+    "chunks": {"bptt_size": [20], "reference_bptt": 10, "data_type": "SameRandom", "initial_state_type": "Random"},
     "realdata": {"dataset": ["ACSF1"], "protocol": ["per_chunk"], "initial_state_type": ["Random"], "bptt_size": 73},
     "probe": {"grid": {"SameRandom-Random-10": "SameRandom", "DiffDistRandom-Zeros-10": "DiffDistRandom"},
               "real": {"ACSF1-per_chunk-Random": "ACSF1"}, "every": 2, "lags": [1, 2], "record_every": 2, "seed": 3},
-    "report": {"chance_margin": 0.1, "verdict_bptt": 10, "onset_loss": 0.3, "relearn_loss": 0.3, "power": 0.8,
+    "report": {"verdict_bptt": 10, "onset_loss": 0.3, "relearn_loss": 0.3, "power": 0.8,
                "sequences_shown": 1, "steps_shown": 20, "figure_dpi": 40,
-               "paper_agreement": True},
+               "paper_agreement": True, "confirmation": True},
 }
 
 

@@ -156,6 +156,21 @@ class CapacityParams:
 
 
 @dataclass(frozen=True)
+class ChunksParams:
+    """Stage `chunks`: the write-up's loop with longer chunks, trained for as many optimizer steps as the grid's cell
+    at `reference_bptt` makes in `train.epochs` (so `train.epochs` x bptt_size / reference_bptt epochs): chunk length
+    compared at equal optimizer steps, where the shorter chunk has already shown its gap."""
+
+    bptt_size: tuple[int, ...]
+    reference_bptt: int  # the grid's bptt whose optimizer steps the longer chunks match
+    data_type: str
+    initial_state_type: str
+
+    def epochs(self, bptt: int, reference_epochs: int) -> int:
+        return reference_epochs * bptt // self.reference_bptt
+
+
+@dataclass(frozen=True)
 class RealDataParams:
     """Stage `real`: protocols on real recordings, with the published train/test split and their own length."""
 
@@ -183,7 +198,6 @@ class ProbeParams:
 
 @dataclass(frozen=True)
 class ReportParams:
-    chance_margin: float  # a loss counts as "below chance" only if its interval lies below ln(C) - chance_margin
     verdict_bptt: int  # claims are judged at this bptt size (the write-up's 10), else at the smallest swept
     onset_loss: float  # onset epoch: the first whose mean updating loss is below this
     relearn_loss: float  # re-learning: updates into an epoch until one update's loss is first below this
@@ -192,6 +206,7 @@ class ReportParams:
     steps_shown: int  # leading time steps drawn in the input figure
     figure_dpi: int
     paper_agreement: bool  # compare the findings with those of the paper profile's report (reports/paper/)
+    confirmation: bool  # give each finding the confirmation run's verdict (the profile `confirm`, reports/confirm/)
 
 
 @dataclass(frozen=True)
@@ -206,6 +221,7 @@ class Params:
     architecture: ArchitectureParams
     onset: OnsetParams
     capacity: CapacityParams
+    chunks: ChunksParams
     realdata: RealDataParams
     probe: ProbeParams
     report: ReportParams
@@ -222,11 +238,12 @@ _POSITIVE = {
     "report.relearn_loss", "report.power", "evaluate.draws",
     "sweep.bptt_size", "remedies.bptt_size", "architecture.bptt_size", "onset.hidden_size", "onset.learning_rate",
     "onset.bptt_size", "realdata.bptt_size", "capacity.examples_per_class", "capacity.hidden_size",
-    "capacity.learning_rate", "capacity.epochs", "capacity.bptt_size", "probe.every", "probe.lags",
+    "capacity.learning_rate", "capacity.epochs", "capacity.bptt_size", "chunks.bptt_size", "chunks.reference_bptt",
+    "probe.every", "probe.lags",
     "probe.record_every",
 }
 _NON_NEGATIVE = {
-    "data.seed", "train.seed", "train.weight_decay", "evaluate.seed", "report.chance_margin",
+    "data.seed", "train.seed", "train.weight_decay", "evaluate.seed",
     "probe.seed", "train.sequences_per_update",
 }
 # A family's matrix axes: an empty list leaves the family out of the run (a profile that studies the grid alone).
@@ -234,7 +251,7 @@ _NON_NEGATIVE = {
 _MAY_BE_EMPTY = {
     "remedies.protocol", "remedies.data_type", "remedies.initial_state_type",
     "architecture.cell", "architecture.data_type", "architecture.initial_state_type",
-    "onset.hidden_size", "onset.learning_rate", "capacity.examples_per_class",
+    "onset.hidden_size", "onset.learning_rate", "capacity.examples_per_class", "chunks.bptt_size",
     "realdata.dataset", "realdata.protocol", "realdata.initial_state_type",
 }
 _CHOICES = {
@@ -253,6 +270,8 @@ _CHOICES = {
     "onset.initial_state_type": INITIAL_STATE_TYPES,
     "capacity.data_type": DATA_TYPES,
     "capacity.initial_state_type": INITIAL_STATE_TYPES,
+    "chunks.data_type": DATA_TYPES,
+    "chunks.initial_state_type": INITIAL_STATE_TYPES,
     "realdata.dataset": tuple(REAL_DATASETS),
     "realdata.protocol": PROTOCOLS,
     "realdata.initial_state_type": INITIAL_STATE_TYPES,
@@ -328,6 +347,19 @@ def _check_bptt(key: str, bptt: int, seq_size: int, length_of: str = "data.seq_s
         )
 
 
+def _check_chunks(params: Params) -> None:
+    chunks = params.chunks
+    for bptt in chunks.bptt_size:
+        _check_bptt("chunks.bptt_size", bptt, params.data.seq_size)
+        if bptt <= chunks.reference_bptt or (params.train.epochs * bptt) % chunks.reference_bptt:
+            raise ParamsError(f"chunks.bptt_size: {bptt} must be longer than chunks.reference_bptt "
+                              f"({chunks.reference_bptt}) and make train.epochs x {bptt} / {chunks.reference_bptt} a "
+                              f"whole number of epochs (train.epochs: {params.train.epochs})")
+    if chunks.bptt_size and chunks.reference_bptt not in params.sweep.bptt_size:
+        raise ParamsError(f"chunks.reference_bptt: {chunks.reference_bptt} is not in sweep.bptt_size "
+                          f"{list(params.sweep.bptt_size)}: the longer chunks are compared with that grid cell")
+
+
 def _check_interleave(groups: int, per_class: int, per_class_key: str) -> None:
     if groups < 2:
         raise ParamsError(f"train.interleave_groups: {groups}; interleaving needs at least 2 groups")
@@ -344,13 +376,15 @@ def _check_consistency(params: Params) -> None:
         _check_bptt("sweep.bptt_size", bptt, seq_size)
     for section in ("remedies", "architecture", "onset", "capacity"):
         _check_bptt(f"{section}.bptt_size", getattr(params, section).bptt_size, seq_size)
+    _check_chunks(params)
     # The generate stage's matrix is sweep.data_type, so every other stage must train on one of those modes.
     generated = params.sweep.data_type
     # A family left out of the run (an empty axis) trains on nothing, so its data modes need not be generated.
     for key, used in (("remedies.data_type", params.remedies.data_type if cells(params, "remedy") else ()),
                       ("architecture.data_type",
                        params.architecture.data_type if cells(params, "architecture") else ()),
-                      ("onset.data_type", (params.onset.data_type,) if cells(params, "onset") else ())):
+                      ("onset.data_type", (params.onset.data_type,) if cells(params, "onset") else ()),
+                      ("chunks.data_type", (params.chunks.data_type,) if cells(params, "chunks") else ())):
         for data_type in used:
             if data_type not in generated:
                 raise ParamsError(f"{key}: {data_type!r} is not generated; add it to sweep.data_type {list(generated)}")
@@ -438,6 +472,7 @@ FAMILY = {
         "cell": RNN_CELLS, "data_type": DATA_TYPES, "initial_state_type": INITIAL_STATE_TYPES}),
     "onset": Family("onset", None, None, {"hidden_size": int, "learning_rate": float}),
     "capacity": Family("capacity", "evaluate_capacity", None, {"examples_per_class": int}),
+    "chunks": Family("chunks", "evaluate_chunks", None, {"bptt_size": int}),
     "real": Family("real", "evaluate_real", "probe_real", {
         "data_type": tuple(REAL_DATASETS), "protocol": PROTOCOLS, "initial_state_type": INITIAL_STATE_TYPES}),
 }
@@ -532,6 +567,13 @@ def cells(params: Params, family: str | None = None) -> list[Cell]:
             cell("capacity", capacity.data_type, capacity.initial_state_type, capacity.bptt_size, "per_chunk",
                  model.cell, capacity.hidden_size, capacity.learning_rate, examples, capacity.epochs)
             for examples in capacity.examples_per_class
+        ]
+    if family in (None, "chunks"):
+        chunks = params.chunks
+        found += [
+            cell("chunks", chunks.data_type, chunks.initial_state_type, b, "per_chunk", model.cell, model.hidden_size,
+                 train.learning_rate, epochs=chunks.epochs(b, train.epochs))
+            for b in chunks.bptt_size
         ]
     if family in (None, "real"):
         real = params.realdata
