@@ -1,8 +1,8 @@
 """Open an HTML file in headless Chromium and report what a reader's browser would see (a helper, not tests).
 
 `check_page` reports requests and broken images; `open_page` hands a live page to layout checks: what sticks out
-of a phone's screen, which tables print cut off, whether the table of contents reaches each section, what a download
-link saves.
+of a phone's screen, which tables print cut off, whether the table of contents reaches each section, which files the
+page's links point to. `assert_within_budget` holds a page to the weight a published page may have.
 
 Uses the `playwright` Python package to drive Debian's /usr/bin/chromium over the DevTools protocol; Playwright's
 own browser download (`playwright install`) is never used, so nothing beyond the Debian package is needed.
@@ -13,13 +13,20 @@ that would fetch, without ever letting it fetch.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+# The most a published page may weigh, in bytes: it is opened on phones, over slow links, and kept in git at every
+# commit. Images are embedded (the page must hold its own pictures); the figures' data, their print versions and the
+# sibling reports are files beside it, linked.
+PAGE_BUDGET_BYTES = 1_500_000
 # Headless, and quiet: no GPU, no QUIC, and none of Chromium's own background traffic (updates, sync, field trials),
 # which would otherwise be noise next to the page's requests.
 LAUNCH_ARGS = [
@@ -29,11 +36,24 @@ LAUNCH_ARGS = [
 # Generous: the project's machines are 2 cores that may be busy training while the tests run.
 TIMEOUT_MS = 120_000
 
+_DATA_URI = re.compile(r"data:[^\"'\s)]+")
+
 # In the page: every <img> with its load state. `complete` is false while loading; naturalWidth is 0 when the bytes
 # could not be decoded or fetched.
 IMAGES_JS = """() => Array.from(document.images).map((img, index) => ({
     index, src: img.currentSrc || img.getAttribute('src') || '', complete: img.complete, width: img.naturalWidth,
 }))"""
+
+
+def assert_within_budget(page: str | bytes | Path, what: str, budget: int = PAGE_BUDGET_BYTES) -> int:
+    """Fail when the page (its HTML, or the file holding it) weighs more than `budget` bytes; return its size."""
+    data = page.read_bytes() if isinstance(page, Path) else page.encode("utf-8") if isinstance(page, str) else page
+    # The largest embedded files, as the first suspects when a page grows past the budget.
+    uris = sorted(((len(m.group(0)), m.group(0)[:40] + "...") for m in _DATA_URI.finditer(data.decode("utf-8"))),
+                  reverse=True)[:5]
+    assert len(data) <= budget, (f"{what}: {len(data):,} bytes is over the page budget of {budget:,} bytes; "
+                                 f"largest embedded: {uris}")
+    return len(data)
 
 
 @dataclass(frozen=True)
@@ -150,6 +170,11 @@ CLIPPED_TABLES_JS = """() => Array.from(document.querySelectorAll('table')).flat
     return problems;
 })"""
 
+# The links a reader follows inside the page: the table of contents, which the report writes as ordinary Markdown
+# links to its headings (in a nav or on one line), and cross-references; not the figures' own links to and from their
+# full-size view, nor a bare "#".
+IN_PAGE_LINKS = 'main a[href^="#"]:not([href="#"]):not(.figure-open):not(.figure-close):not(.full-size)'
+
 # In the page: where the element with this id is, against the viewport, and the location's fragment.
 TARGET_JS = """(id) => {
     const target = document.getElementById(id);
@@ -168,12 +193,15 @@ def clipped_tables(page) -> list[str]:
     return page.evaluate(CLIPPED_TABLES_JS)
 
 
-def toc_links_that_miss(page) -> tuple[int, list[str]]:
-    """Click every table-of-contents link; (links clicked, those whose section did not come into view)."""
-    anchors = page.eval_on_selector_all("nav.toc a", "links => links.map(a => a.getAttribute('href').slice(1))")
+def toc_links_that_miss(page, selector: str = IN_PAGE_LINKS) -> tuple[int, list[str]]:
+    """Click every visible in-page link (the table of contents, whether a nav or a line of links, and the text's
+    cross-references); (links clicked, those whose target did not come into view)."""
+    links = [link for link in page.query_selector_all(selector) if link.is_visible()]
     missed = []
-    for index, anchor in enumerate(anchors):
-        page.locator("nav.toc a").nth(index).click()
+    for link in links:
+        # The id as written in the page: a non-ASCII slug is percent-encoded in the link's href.
+        anchor = unquote(link.get_attribute("href")[1:])
+        link.click()
         where = page.evaluate(TARGET_JS, anchor)
         if where is None:
             missed.append(f"#{anchor}: no element has this id")
@@ -183,12 +211,15 @@ def toc_links_that_miss(page) -> tuple[int, list[str]]:
         in_view = where["hash"] == f"#{anchor}" and where["top"] >= -1 and where["bottom"] <= where["height"] + 1
         if not (at_top or in_view):
             missed.append(f"#{anchor}: top {where['top']:.0f}, hash {where['hash']!r}")
-    return len(anchors), missed
+    return len(links), missed
 
 
-def download(page, selector: str) -> tuple[str, bytes]:
-    """Click the link `selector` and return the suggested file name and the bytes the browser saved."""
-    with page.expect_download() as info:
-        page.click(selector)
-    saved = info.value
-    return saved.suggested_filename, Path(saved.path()).read_bytes()
+def linked_files(page, selector: str) -> list[tuple[str, Path | None]]:
+    """For each link matching `selector`: its href as written, and the local file the browser resolves it to (None
+    for a link that is not a file: URL). Nothing is clicked or fetched: the browser only resolves the URL."""
+    links = page.eval_on_selector_all(selector, "links => links.map(a => [a.getAttribute('href'), a.href])")
+    out: list[tuple[str, Path | None]] = []
+    for written, resolved in links:
+        parsed = urlparse(resolved)
+        out.append((written, Path(url2pathname(parsed.path)) if parsed.scheme == "file" else None))
+    return out

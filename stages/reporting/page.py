@@ -1,158 +1,70 @@
-"""Render the report's Markdown as one self-contained HTML5 page.
+"""Render the report's Markdown as one self-contained HTML5 page, to be saved as index.html beside report.md.
 
 The Markdown is CommonMark with pipe tables (markdown-it-py's "commonmark" preset, tables enabled), plus a little raw
 HTML that the report writes and nothing else (any other tag is shown as text, escaped):
 
-- `<!-- toc -->` on a line of its own: the table of contents (h2 and h3) goes there; without it, right after the h1.
 - `<div class="summary">` ... `</div>`: a highlighted box; `<details>` / `<details open>` with `<summary>...</summary>`
   ... `</details>`: a collapsible section; `<span class="badge badge-KIND">word</span>`: a verdict badge. Markdown
   inside a div or details block renders when it is separated from the tags by blank lines.
 - An image alone in a paragraph, followed by a paragraph that starts `*Figure N.`, becomes a <figure> with that
   caption. Clicking the figure opens it at its natural size in a CSS-only `:target` overlay (the page runs no script:
   its Content-Security-Policy forbids it, and nothing here needs one).
-- A link to a relative path under the report folder (`figures/key.csv`) becomes an embedded download: a data: URI
-  with a `download` name, so the single file carries the data behind each figure. Links with a scheme stay as written.
 
-Every image and linked file is embedded as a base64 data URI, so the page can be published as a single file that
-never fetches anything; the output depends only on the arguments, so the same report gives the same bytes.
+Headings get the ids GitHub gives them (`slug`), so the report's own table of contents, Markdown links to `#slug`,
+works in report.md on GitHub or in any Markdown viewer and in the page alike; the page builds none of its own (an
+old `<!-- toc -->` line is a comment and shows nothing). A list made of nothing but in-page links, `- [Heading](#slug)`
+(nested for subsections; `markdown_toc` writes one), is set in a `<nav class="toc">`; a line of such links is an
+ordinary paragraph. A link to an id that no heading or figure has is an error, so a table of contents whose slugs
+disagree with the headings fails the build instead of going nowhere.
 
-Phones: tables and wide figures sit in horizontal scroll containers, with CSS scroll shadows as the hint that more is
-to the side. Table cells keep words whole on screen (a long name wraps at its own hyphens and slashes, or makes its
-column wider inside the scroller); a figure keeps a readable minimum width there rather than shrinking to the
-screen, and its full-size view is one tap away. Printing: scroll containers open up, tables take the page width in a
-smaller font with cells that may wrap anywhere (no table is cut off, at the price of split words in the widest
-ones), the overlay and its links are hidden, and no URL is printed after links. Closed <details> would not print
-their content: the print style opens them through `details::details-content` (Chromium 131+, Firefox 143+, Safari
-18.4+), because the page has no script to set `open` on `beforeprint` and an always-open section would not be
-collapsible; an older browser prints the summary line only. Dark mode follows `prefers-color-scheme`; images keep a
-white backing there, since the figures are drawn on white.
+Images are embedded as base64 data URIs, so the page never fetches anything; a PNG goes in as lossless WebP when that
+is smaller (the same pixels at about half the bytes: the report's figures are what makes the page heavy). Links to
+files are not embedded: a relative link (`figures/key.csv`, `figures/key.svg`) stays a relative link to the file
+beside the page, which must exist under base_dir, and a link to a sibling report's `report.md` points to its HTML
+twin `index.html` where that exists beside it. The page is thus one file to open, but it is published with its
+folder. The output depends only on the arguments and the installed libraries (no timestamps), so the same report
+gives the same bytes.
+
+The style sheet is templates/page.css, inlined. Phones: tables and wide figures sit in horizontal scroll containers,
+with CSS scroll shadows as the hint that more is to the side. Table cells keep words whole on screen (a long name
+wraps at its own hyphens and slashes, or makes its column wider inside the scroller); a figure keeps a readable
+minimum width there rather than shrinking to the screen, and its full-size view is one tap away. Printing: scroll
+containers open up, tables take the page width in a smaller font with cells that may wrap anywhere (no table is cut
+off, at the price of split words in the widest ones), the overlay and its links are hidden, and no URL is printed
+after links. Closed <details> would not print their content: the print style opens them through
+`details::details-content` (Chromium 131+, Firefox 143+, Safari 18.4+), because the page has no script to set `open`
+on `beforeprint` and an always-open section would not be collapsible; an older browser prints the summary line only.
+Dark mode follows `prefers-color-scheme`; images keep a white backing there, since the figures are drawn on white.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import io
 import posixpath
 import re
 import struct
-from dataclasses import dataclass
+import unicodedata
+from importlib import resources
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-__all__ = ["render_page", "BADGE_KINDS"]
+__all__ = ["render_page", "slug", "heading_text", "markdown_toc", "BADGE_KINDS", "FIGURE_MIN_PX"]
 
 BADGE_KINDS = ("holds", "fails", "inconclusive", "not-tested", "absent", "passes", "failed")
 
 # A figure at least this wide (natural pixels) keeps this width on a narrow screen and scrolls sideways, instead of
-# shrinking until its labels cannot be read.
+# shrinking until its labels cannot be read (page.css says the same number).
 FIGURE_MIN_PX = 540
 
-# Inline only: a page that links a stylesheet or a web font would fetch when opened, and break when moved.
-# Badge colours are from the Okabe-Ito palette (blue / orange / grey), told apart by colour-blind readers and in
-# greyscale, and every badge also says its word.
-STYLE = """
-:root { color-scheme: light dark;
-  --bg: #fff; --fg: #1d1d1f; --muted: #4f5056; --rule: #d3d5db; --link: #0b57d0;
-  --code-bg: #f0f1f4; --pre-bg: #f6f8fa; --pre-border: #e1e4e8;
-  --th-bg: rgba(110, 120, 140, 0.16); --zebra: rgba(110, 120, 140, 0.07); --shade: rgba(0, 0, 0, 0.28);
-  --box-bg: #eaf3fa; --box-edge: #0072b2; --grey-bg: #e4e5e8; --grey-edge: #8c8e94; }
-@media (prefers-color-scheme: dark) {
-  :root { --bg: #141518; --fg: #e7e7ea; --muted: #b3b5bc; --rule: #3b3d43; --link: #8ab4f8;
-    --code-bg: #25272c; --pre-bg: #1b1d21; --pre-border: #33363c;
-    --th-bg: rgba(170, 180, 200, 0.17); --zebra: rgba(170, 180, 200, 0.06); --shade: rgba(0, 0, 0, 0.75);
-    --box-bg: #15293a; --box-edge: #56b4e9; --grey-bg: #3a3c42; --grey-edge: #8c8e94; }
-}
-body { margin: 0; background: var(--bg); color: var(--fg);
-  font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 60rem; margin: 0 auto; padding: 1.5rem 1.25rem 4rem; overflow-wrap: break-word; }
-h1, h2, h3, h4 { line-height: 1.25; margin: 1.8em 0 0.6em; }
-h1 { font-size: 1.9rem; margin-top: 0.5em; }
-h2 { font-size: 1.45rem; border-bottom: 1px solid var(--rule); padding-bottom: 0.2em; }
-h3 { font-size: 1.2rem; }
-h4 { font-size: 1.05rem; }
-a { color: var(--link); }
-code { font: 0.9em/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
-  background: var(--code-bg); padding: 0.1em 0.3em; border-radius: 3px; }
-pre { background: var(--pre-bg); border: 1px solid var(--pre-border); border-radius: 4px; padding: 0.8em 1em;
-  overflow-x: auto; }
-pre code { background: none; padding: 0; }
-img { max-width: 100%; height: auto; background: #fff; }
-.summary { background: var(--box-bg); border-left: 4px solid var(--box-edge); border-radius: 6px;
-  padding: 0.2em 1.1em; margin: 1.2em 0; }
-nav.toc { border: 1px solid var(--rule); border-radius: 6px; padding: 0.6em 1.1em; margin: 1.5em 0;
-  font-size: 0.95em; }
-.toc-title { font-weight: 600; margin: 0 0 0.3em; }
-nav.toc ul { list-style: none; margin: 0; padding: 0; }
-nav.toc > ul { columns: 2 19rem; column-gap: 2rem; }
-nav.toc li { break-inside: avoid; margin: 0.15em 0; }
-nav.toc ul ul { padding-left: 1.1em; font-size: 0.95em; }
-details { border: 1px solid var(--rule); border-radius: 6px; padding: 0 1em; margin: 1em 0; }
-summary { cursor: pointer; font-weight: 600; padding: 0.55em 0; }
-details[open] > summary { border-bottom: 1px solid var(--rule); margin-bottom: 0.4em; }
-.badge { display: inline-block; padding: 0 0.55em; border: 1px solid transparent; border-radius: 999px;
-  font-size: 0.8em; font-weight: 600; line-height: 1.55; white-space: nowrap; vertical-align: 0.05em;
-  -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-.badge-holds, .badge-passes { background: #0072b2; color: #fff; }
-.badge-fails, .badge-failed { background: #e69f00; color: #1a1a1a; }
-.badge-inconclusive { background: var(--grey-bg); color: var(--fg); border-color: var(--grey-edge); }
-.badge-not-tested, .badge-absent { background: transparent; color: var(--muted); border: 1px dashed var(--grey-edge); }
-.table-wrap, .figure-scroll { overflow-x: auto;
-  background: linear-gradient(to right, var(--bg) 30%, transparent) left / 2.5rem 100% no-repeat local,
-    linear-gradient(to left, var(--bg) 30%, transparent) right / 2.5rem 100% no-repeat local,
-    radial-gradient(farthest-side at 0 50%, var(--shade), transparent) left / 0.8rem 100% no-repeat scroll,
-    radial-gradient(farthest-side at 100% 50%, var(--shade), transparent) right / 0.8rem 100% no-repeat scroll; }
-.table-wrap { margin: 1em 0; }
-table { border-collapse: collapse; font-size: 0.9em; }
-th, td { border: 1px solid var(--rule); padding: 0.3em 0.6em; text-align: left; vertical-align: top;
-  overflow-wrap: break-word; }
-th { background: var(--th-bg); }
-tbody tr:nth-child(even) { background: var(--zebra); }
-td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
-.align-right { text-align: right; }
-.align-center { text-align: center; }
-figure { margin: 1.5em 0; }
-figure img { display: block; margin: 0 auto; }
-.figure-scroll img.wide { min-width: FIGURE_MIN_PXpx; }
-.figure-open { cursor: zoom-in; }
-.figure-close { display: none; }
-.figure-scroll:target { position: fixed; inset: 0; z-index: 10; margin: 0; padding: 3.2rem 1rem 1rem;
-  overflow: auto; background: rgba(0, 0, 0, 0.94); }
-.figure-scroll:target img, .figure-scroll:target img.wide { max-width: none; min-width: 0; width: auto; }
-.figure-scroll:target .figure-open { cursor: default; }
-.figure-scroll:target .figure-close { display: block; position: fixed; top: 0.6rem; right: 1rem; z-index: 11;
-  padding: 0.3em 0.9em; border-radius: 999px; background: #fff; color: #1a1a1a; font-weight: 600;
-  text-decoration: none; }
-figcaption { font-size: 0.92em; color: var(--muted); margin-top: 0.5em; }
-.full-size { white-space: nowrap; }
-@media print {
-  :root { color-scheme: light; --bg: #fff; --fg: #000; --muted: #333; --rule: #999; --link: #000;
-    --code-bg: transparent; --pre-bg: transparent; --th-bg: #e6e6e6; --zebra: transparent; --box-bg: #f2f2f2;
-    --box-edge: #555; --grey-bg: #e6e6e6; }
-  body { font-size: 10.5pt; }
-  main { max-width: none; padding: 0; }
-  a { text-decoration: none; }
-  a[href]::after { content: none; }
-  .table-wrap, .figure-scroll, pre { overflow: visible; background: none; }
-  pre { white-space: pre-wrap; overflow-wrap: anywhere; }
-  table { width: 100%; font-size: 8pt; }
-  th, td { padding: 0.15em 0.3em; overflow-wrap: anywhere; }
-  .figure-scroll img.wide { min-width: 0; }
-  .figure-scroll:target { position: static; padding: 0; background: none; overflow: visible; }
-  .figure-scroll:target img { max-width: 100%; }
-  .figure-close, .full-size { display: none !important; }
-  figure, tr, .summary { break-inside: avoid; }
-  h2, h3, h4 { break-after: avoid; }
-  details { border: none; padding: 0; }
-  summary { list-style: none; }
-  summary::-webkit-details-marker { display: none; }
-}
-@media print {
-  details::details-content { content-visibility: visible; display: block; }
-}
-""".strip().replace("FIGURE_MIN_PX", str(FIGURE_MIN_PX))
+# The style sheet, inlined into the page: a page that linked one would fetch when opened, and break when moved.
+STYLE = resources.files(__package__).joinpath("templates").joinpath("page.css").read_text(encoding="utf-8").strip()
+if "</style" in STYLE.lower():
+    raise ValueError("templates/page.css must not contain '</style', which would end the page's style element")
 
 # A cell that is a plain number (thousands separators, sign, percent, trailing "x" as in "1.00x") reads best
 # right-aligned so that digits line up down the column.
@@ -160,12 +72,9 @@ _NUMERIC = re.compile(r"^[-+−]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?(e[-+]?\d+)?%?x?
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 _IMAGE_MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                ".gif": "image/gif", ".webp": "image/webp"}
-# Fixed here rather than asked of `mimetypes`, whose answers depend on the machine's /etc/mime.types.
-_DOWNLOAD_MIME = {**_IMAGE_MIME, ".csv": "text/csv", ".tsv": "text/tab-separated-values", ".json": "application/json",
-                  ".txt": "text/plain", ".md": "text/markdown", ".yaml": "application/yaml",
-                  ".yml": "application/yaml", ".pdf": "application/pdf", ".html": "text/html"}
 _CAPTION = re.compile(r"^\*Figure \d+\.")
-_TOC_MARKER = re.compile(r"<!--\s*toc\s*-->", re.IGNORECASE)
+# A report's HTML twin: a link to `<folder>/report.md` goes to `<folder>/index.html` where that exists.
+_MARKDOWN_REPORT, _HTML_REPORT = "report.md", "index.html"
 # One raw HTML tag or comment; attributes are parsed by _ATTRIBUTE.
 _TAG = re.compile(r"<!--.*?-->|<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s+[^\s\"'<>/=]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'"
                   r"|[^\s\"'=<>`]+))?)*)\s*/?>", re.DOTALL)
@@ -178,30 +87,27 @@ _ALLOWED_TAGS: dict[str, list[dict[str, str]]] = {
     "span": [{"class": f"badge badge-{kind}"} for kind in BADGE_KINDS],
     "br": [{}],
 }
-
-
-@dataclass(frozen=True)
-class Heading:
-    """A heading the table of contents lists."""
-
-    level: int
-    anchor: str
-    label_html: str
+# GitHub's heading anchors keep letters (L*), marks (M*), decimal and letter numbers, connector punctuation such as
+# "_", hyphens and spaces (Ruby's /[^\p{Word}\- ]/, as in github-slugger); everything else goes.
+_SLUG_KEPT_CATEGORIES = ("Nd", "Nl", "Pc")
 
 
 def _is_url(target: str) -> bool:
     return _SCHEME.match(target) is not None or target.startswith("//")
 
 
-def _local_file(target: str, base_dir: Path, what: str) -> Path:
-    """The file a relative `target` names under base_dir; refuse absolute paths and paths that climb out of it."""
+def _local_file(target: str, base_dir: Path, what: str, sibling: bool = False) -> Path:
+    """The file a relative `target` names under base_dir; refuse absolute paths and paths that climb out of it. With
+    `sibling`, one step up is allowed: a profile's report, published in reports/<profile>/, links the reports beside
+    it (../supplement/report.md)."""
     # markdown-it percent-encodes targets (figures/é.csv -> figures/%C3%A9.csv); the file has the decoded name.
     path_text = unquote(target.split("#", 1)[0].split("?", 1)[0])
     if PurePosixPath(path_text).is_absolute() or Path(path_text).is_absolute() or path_text.startswith("\\"):
-        raise ValueError(f"{what} {path_text!r} is an absolute path; only relative paths can be embedded")
+        raise ValueError(f"{what} {path_text!r} is an absolute path; only relative paths under the report folder work")
     # Lexical, not resolve(): a report folder whose files are symlinks into DVC's cache must still be accepted.
     normal = posixpath.normpath(path_text.replace("\\", "/"))
-    if normal == ".." or normal.startswith("../"):
+    climbs = normal == ".." or normal.startswith("../")
+    if climbs and not (sibling and not normal.startswith("../..") and normal.count("/") >= 2):
         raise ValueError(f"{what} {path_text!r} leaves the report folder {base_dir}")
     path = base_dir / normal
     if not path.is_file():
@@ -232,6 +138,46 @@ def _png_size(data: bytes) -> tuple[int, int] | None:
     return struct.unpack(">II", data[16:24])
 
 
+def _lossless_webp(png: bytes) -> bytes | None:
+    """The PNG's pixels as lossless WebP, or None where that would not be the same picture or Pillow cannot write it.
+
+    WebP lossless keeps every pixel (colour and alpha) and is about half the size of matplotlib's PNGs; every browser
+    of the last years shows it (Chromium 32+, Firefox 65+, Safari 14+). Only 8-bit still images without gamma or
+    colour-profile chunks are converted; any other PNG is embedded as it is rather than risk showing it differently.
+    """
+    try:
+        from PIL import Image, features
+    except ImportError:  # Pillow comes with matplotlib, which draws the figures; without it the PNG stays
+        return None
+    if not features.check("webp"):
+        return None
+    with Image.open(io.BytesIO(png)) as image:
+        if (image.mode not in ("RGB", "RGBA", "L", "LA", "P") or getattr(image, "n_frames", 1) != 1
+                or {"gamma", "icc_profile", "chromaticity"} & set(image.info)):
+            return None
+        image.load()
+        if image.mode != "RGBA":  # palette, grey, or RGB; with a tRNS chunk ("transparency") it has alpha too
+            image = image.convert("RGBA" if image.mode == "LA" or "transparency" in image.info else "RGB")
+        if image.mode == "RGBA" and image.getchannel("A").getextrema() == (255, 255):
+            image = image.convert("RGB")  # opaque after all (matplotlib writes RGBA): no alpha to carry
+        out = io.BytesIO()
+        # `exact` keeps the colour under fully transparent pixels; quality is the effort in lossless mode.
+        image.save(out, "WEBP", lossless=True, exact=True, quality=75, method=4)
+    return out.getvalue()
+
+
+def _embedded_image(path: Path) -> tuple[str, tuple[int, int] | None]:
+    """The image as a data URI (a PNG as lossless WebP where that is smaller), and its size where it is a PNG."""
+    data = path.read_bytes()
+    mime = _IMAGE_MIME[path.suffix.lower()]
+    size = _png_size(data)
+    if size is not None:
+        webp = _lossless_webp(data)
+        if webp is not None and len(webp) < len(data):
+            data, mime = webp, "image/webp"
+    return _data_uri(data, mime), size
+
+
 def _img_html(token: Token, base_dir: Path, renderer) -> str:
     path = _image_path(str(token.attrGet("src") or ""), base_dir)
     alt = renderer.renderInlineAsText(token.children or [], {}, {})
@@ -239,29 +185,35 @@ def _img_html(token: Token, base_dir: Path, renderer) -> str:
     title = token.attrGet("title")
     if title:
         attributes += f' title="{html.escape(str(title))}"'
-    data = path.read_bytes()
-    size = _png_size(data)
+    source, size = _embedded_image(path)
     if size is not None:
         # Known dimensions reserve the space before decoding, so jumping to an anchor lands where it should.
         attributes += f' width="{size[0]}" height="{size[1]}"'
         if size[0] >= FIGURE_MIN_PX:
             attributes += ' class="wide"'
-    return f'<img src="{_data_uri(data, _IMAGE_MIME[path.suffix.lower()])}"{attributes}>'
+    return f'<img src="{source}"{attributes}>'
 
 
-def _link_open_html(token: Token, base_dir: Path) -> str:
-    """A link: kept when it is a URL or an in-page anchor, an embedded download when it names a file here."""
-    href = str(token.attrGet("href") or "")
-    title = token.attrGet("title")
-    title_attribute = f' title="{html.escape(str(title))}"' if title else ""
+def _link_href(href: str, base_dir: Path) -> str:
+    """Where a link goes in the page: a URL or in-page anchor as written; a file under base_dir as the same relative
+    link (checked to exist), except a report's Markdown, which goes to its HTML twin where that is beside it."""
     if re.match(r"^\s*(javascript|vbscript|data):", href, re.IGNORECASE):
         raise ValueError(f"link {href!r} uses a scheme that would run or embed content")
     if _is_url(href) or href.startswith("#") or not href:
         # Only followed on a click, never fetched when the page loads, so the CSP need not allow it.
-        return f'<a href="{html.escape(href)}"{title_attribute}>'
-    path = _local_file(href, base_dir, "link")
-    mime = _DOWNLOAD_MIME.get(path.suffix.lower(), "application/octet-stream")
-    return f'<a href="{_data_uri(path.read_bytes(), mime)}" download="{html.escape(path.name)}"{title_attribute}>'
+        return href
+    path = _local_file(href, base_dir, "link", sibling=True)
+    path_part = re.split(r"[?#]", href, maxsplit=1)[0]
+    twin = path.parent / _HTML_REPORT
+    if path.name == _MARKDOWN_REPORT and path_part.endswith(_MARKDOWN_REPORT) and twin.is_file():
+        return path_part.removesuffix(_MARKDOWN_REPORT) + _HTML_REPORT + href[len(path_part):]
+    return href
+
+
+def _link_open_html(token: Token, base_dir: Path) -> str:
+    title = token.attrGet("title")
+    title_attribute = f' title="{html.escape(str(title))}"' if title else ""
+    return f'<a href="{html.escape(_link_href(str(token.attrGet("href") or ""), base_dir))}"{title_attribute}>'
 
 
 def _canonical_tag(raw: str) -> tuple[str, bool, str] | None:
@@ -323,30 +275,76 @@ def _text_html(text: str, render_inline) -> str:
     return render_inline(text) if text.strip() else text
 
 
-def _slug(text: str, used: dict[str, int]) -> str:
-    """A stable id from a heading's text, made unique by a numeric suffix (same text twice → -2)."""
-    plain = re.sub(r"[`*_\[\]()!]", "", text).lower()
-    slug = re.sub(r"[^\w]+", "-", plain, flags=re.ASCII).strip("-") or "section"
-    count = used.get(slug, 0)
-    used[slug] = count + 1
-    return slug if count == 0 else f"{slug}-{count + 1}"
+def _slug_keeps(character: str) -> bool:
+    category = unicodedata.category(character)
+    return character in "- " or category[0] in "LM" or category in _SLUG_KEPT_CATEGORIES
 
 
-def _label_html(inline: Token, renderer, options, env) -> str:
-    # A heading's text for the table of contents; its own links are dropped, since a link cannot hold another.
-    children = [child for child in inline.children or [] if child.type not in ("link_open", "link_close")]
-    return renderer.renderInline(children, options, env)
+def slug(text: str, used: dict[str, int]) -> str:
+    """The id GitHub gives a heading whose text is `text`, unique among the ids in `used` (which it updates).
+
+    GitHub's rule (github-slugger, and the Ruby filter before it): lowercase; drop every character that is not a
+    letter, a mark, a digit, "_", "-" or a space; each space becomes "-" (no merging, no trimming). A slug seen
+    before gets "-1", then "-2", ..., skipping any that is taken. `text` is the heading's text as shown, without
+    Markdown (`heading_text`): "## 2. The `SameRandom` case" has the text "2. The SameRandom case", whose slug is
+    "2-the-samerandom-case". A heading with nothing left is "section", where GitHub's empty id could not be linked.
+    """
+    base = "".join(character for character in text.lower() if _slug_keeps(character)).replace(" ", "-") or "section"
+    result = base
+    while result in used:
+        used[base] += 1
+        result = f"{base}-{used[base]}"
+    used[result] = 0
+    return result
 
 
-def _anchor_headings(tokens: list[Token], used: dict[str, int], renderer, options, env) -> list[Heading]:
-    """Give every heading a unique id (before figures take theirs, so heading anchors never shift)."""
-    headings = []
+def heading_text(inline: Token) -> str:
+    """A heading's text as a browser shows it on GitHub: code keeps its content, markup and raw HTML tags go."""
+    parts = []
+    for child in inline.children or []:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append("\n")
+    return "".join(parts)
+
+
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": True, "xhtmlOut": False}).enable("table")
+    # Every link and image is checked by the page's rules, which raise on what must not be in the page; markdown-it's
+    # own check would instead leave `![x](file:///...)` as text and hide the mistake.
+    md.validateLink = lambda url: True
+    return md
+
+
+def markdown_toc(markdown_text: str, levels: tuple[int, ...] = (2, 3)) -> str:
+    """A table of contents for `markdown_text` in Markdown: one `- [Heading](#slug)` line per heading at `levels`,
+    each level below the first indented under the one before. Its links work on GitHub, in Markdown viewers that
+    follow GitHub's anchors, and in the page, since the slugs are those `render_page` gives the same headings."""
+    tokens = _parser().parse(markdown_text)
+    used: dict[str, int] = {}
+    lines: list[str] = []
+    depth = -1
+    for index, token in enumerate(tokens):
+        if token.type != "heading_open":
+            continue
+        inline = tokens[index + 1]
+        anchor = slug(heading_text(inline), used)  # every heading counts, listed or not, as in the page
+        level = int(token.tag[1])
+        if level not in levels:
+            continue
+        depth = min(levels.index(level), depth + 1)
+        # The heading's own Markdown, its links unwrapped: a link inside the TOC's link would not be one.
+        label = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", inline.content)
+        lines.append(f"{'  ' * depth}- [{label}](#{anchor})")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _anchor_headings(tokens: list[Token], used: dict[str, int]) -> None:
+    """Give every heading GitHub's id (before figures take theirs, so heading anchors never shift)."""
     for index, token in enumerate(tokens):
         if token.type == "heading_open":
-            anchor = _slug(tokens[index + 1].content, used)
-            token.attrSet("id", anchor)
-            headings.append(Heading(int(token.tag[1]), anchor, _label_html(tokens[index + 1], renderer, options, env)))
-    return headings
+            token.attrSet("id", slug(heading_text(tokens[index + 1]), used))
 
 
 def _only_image(inline: Token) -> Token | None:
@@ -365,7 +363,7 @@ def _group_figures(tokens: list[Token], used: dict[str, int]) -> list[Token]:
                 and _CAPTION.match(window[4].content)):
             image = _only_image(window[1])
             stem = PurePosixPath(unquote(str(image.attrGet("src") or ""))).stem
-            anchor = _slug(f"figure-{stem}", used)
+            anchor = slug(f"figure-{stem}", used)
             opening = Token("figure_open", "figure", 1, meta={"image": image, "anchor": anchor})
             closing = Token("figure_close", "figure", -1, meta={"anchor": anchor})
             out += [opening, window[4], closing]
@@ -376,39 +374,63 @@ def _group_figures(tokens: list[Token], used: dict[str, int]) -> list[Token]:
     return out
 
 
-def _toc_token(headings: list[Heading]) -> Token:
-    return Token("toc", "nav", 0, meta={"headings": [h for h in headings if h.level in (2, 3)]})
+def _in_page_link(inline: Token) -> bool:
+    """Whether an inline is one link to an anchor in the page and nothing else."""
+    children = [child for child in inline.children or [] if not (child.type == "text" and not child.content.strip())]
+    return (len(children) >= 2 and children[0].type == "link_open" and children[-1].type == "link_close"
+            and str(children[0].attrGet("href") or "").startswith("#")
+            and sum(child.type == "link_open" for child in children) == 1)
 
 
-def _place_toc(tokens: list[Token], headings: list[Heading]) -> list[Token]:
-    """The table of contents at the `<!-- toc -->` line, else right after the h1, else first."""
-    markers = [i for i, t in enumerate(tokens) if t.type == "html_block" and _TOC_MARKER.fullmatch(t.content.strip())]
-    if markers:
-        return [_toc_token(headings) if i == markers[0] else t for i, t in enumerate(tokens) if i not in markers[1:]]
-    after_h1 = next((i + 3 for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h1"), 0)
-    return tokens[:after_h1] + [_toc_token(headings)] + tokens[after_h1:]
+def _link_list_end(tokens: list[Token], start: int) -> int | None:
+    """The index of the list's closing token where the list opening at `start` holds nothing but in-page links (at
+    least two, in nested lists too), else None."""
+    depth = links = 0
+    for index in range(start, len(tokens)):
+        token = tokens[index]
+        if token.type in ("bullet_list_open", "ordered_list_open"):
+            depth += 1
+        elif token.type in ("bullet_list_close", "ordered_list_close"):
+            depth -= 1
+            if depth == 0:
+                return index if links >= 2 else None
+        elif token.type == "inline":
+            if not _in_page_link(token):
+                return None
+            links += 1
+        elif token.type not in ("list_item_open", "list_item_close", "paragraph_open", "paragraph_close"):
+            return None
+    return None
 
 
-def _toc_html(headings: list[Heading]) -> str:
-    """A nav listing the h2 headings, each with its h3 headings nested under it."""
-    sections: list[tuple[Heading, list[Heading]]] = []
-    for heading in headings:
-        if heading.level == 3 and sections:
-            sections[-1][1].append(heading)
-        else:
-            sections.append((heading, []))
-    if not sections:
-        return ""
+def _wrap_toc_lists(tokens: list[Token]) -> list[Token]:
+    """Each top-level list of in-page links (the report's table of contents) in a nav."""
+    out: list[Token] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        end = (_link_list_end(tokens, index) if token.type in ("bullet_list_open", "ordered_list_open")
+               and token.level == 0 else None)
+        if end is None:
+            out.append(token)
+            index += 1
+            continue
+        out += [Token("toc_open", "nav", 1), *tokens[index:end + 1], Token("toc_close", "nav", -1)]
+        index = end + 1
+    return out
 
-    def item(heading: Heading, nested: str = "") -> str:
-        return f'<li><a href="#{heading.anchor}">{heading.label_html}</a>{nested}</li>'
 
-    lines = ['<nav class="toc" aria-label="Contents">', '<p class="toc-title">Contents</p>', "<ul>"]
-    for heading, subsections in sections:
-        nested = "<ul>" + "".join(item(sub) for sub in subsections) + "</ul>" if subsections else ""
-        lines.append(item(heading, nested))
-    lines += ["</ul>", "</nav>", ""]
-    return "\n".join(lines)
+def _check_in_page_links(tokens: list[Token]) -> None:
+    """Raise ValueError for a link to an anchor that no heading or figure has (a slug that went wrong)."""
+    ids = {str(token.attrGet("id")) for token in tokens if token.type == "heading_open"}
+    for token in tokens:
+        if token.type == "figure_open":
+            ids |= {token.meta["anchor"], f"{token.meta['anchor']}-full"}
+    for token in tokens:
+        for child in token.children or []:
+            href = str(child.attrGet("href") or "") if child.type == "link_open" else ""
+            if href.startswith("#") and len(href) > 1 and unquote(href[1:]) not in ids:
+                raise ValueError(f"link {href!r} ({token.content!r}) points to no heading or figure of the page")
 
 
 def _table_token_html(token: Token, next_token: Token | None) -> str:
@@ -433,10 +455,7 @@ def _table_token_html(token: Token, next_token: Token | None) -> str:
 
 def _markdown(base_dir: Path) -> MarkdownIt:
     """CommonMark with tables and raw HTML, its output rules bound to the files under base_dir."""
-    md = MarkdownIt("commonmark", {"html": True, "xhtmlOut": False}).enable("table")
-    # Every link and image is checked by the rules below, which raise on what must not be in the page; markdown-it's
-    # own check would instead leave `![x](file:///...)` as text and hide the mistake.
-    md.validateLink = lambda url: True
+    md = _parser()
     raw_html = _RawHtml()
 
     def render_inline(text: str) -> str:
@@ -473,11 +492,15 @@ def _markdown(base_dir: Path) -> MarkdownIt:
         anchor = tokens[index].meta["anchor"]
         return f' <a class="full-size" href="#{anchor}-full">Full size</a></figcaption>\n</figure>\n'
 
-    def toc(self, tokens, index, options, env) -> str:
-        return _toc_html(tokens[index].meta["headings"])
+    def toc_open(self, tokens, index, options, env) -> str:
+        return '<nav class="toc" aria-label="Contents">\n'
+
+    def toc_close(self, tokens, index, options, env) -> str:
+        return "</nav>\n"
 
     rules = {"image": image, "link_open": link_open, "html_inline": html_inline, "html_block": html_block,
-             "softbreak": softbreak, "figure_open": figure_open, "figure_close": figure_close, "toc": toc}
+             "softbreak": softbreak, "figure_open": figure_open, "figure_close": figure_close,
+             "toc_open": toc_open, "toc_close": toc_close}
     for part in ("table", "thead", "tbody", "tr", "th", "td"):
         rules[f"{part}_open"] = rules[f"{part}_close"] = table_part
     for name, rule in rules.items():
@@ -490,17 +513,20 @@ def _body_html(markdown_text: str, base_dir: Path) -> str:
     env: dict = {}
     tokens = md.parse(markdown_text, env)
     used_ids: dict[str, int] = {}
-    headings = _anchor_headings(tokens, used_ids, md.renderer, md.options, env)
-    tokens = _place_toc(_group_figures(tokens, used_ids), headings)
+    _anchor_headings(tokens, used_ids)
+    tokens = _wrap_toc_lists(_group_figures(tokens, used_ids))
+    _check_in_page_links(tokens)
     return md.renderer.render(tokens, md.options, env)
 
 
 def render_page(markdown_text: str, *, base_dir: Path, title: str) -> str:
-    """One self-contained HTML5 document for `markdown_text`, images and linked files read from `base_dir` and embedded.
+    """One self-contained HTML5 document for `markdown_text`, to be saved in `base_dir` (as index.html beside
+    report.md): images read from base_dir and embedded, links to files under base_dir kept as relative links.
 
     Raises FileNotFoundError for an image or linked file that is missing under base_dir, and ValueError for an image
-    given as a URL, for an absolute path, for a path that leaves base_dir, and for a javascript:, vbscript: or data:
-    link. The output depends only on the arguments (no timestamps), so the same report gives the same bytes.
+    given as a URL, for an absolute path, for a path that leaves base_dir, for a javascript:, vbscript: or data:
+    link, and for a link to an anchor that no heading or figure has. The output depends only on the arguments (no
+    timestamps) and the installed libraries, so the same report gives the same bytes.
     """
     base_dir = Path(base_dir)
     body = _body_html(markdown_text, base_dir)
@@ -508,7 +534,8 @@ def render_page(markdown_text: str, *, base_dir: Path, title: str) -> str:
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        # No network at all, even if a later edit slips a remote URL in: the browser refuses everything but data:.
+        # No network at all when the page loads, even if a later edit slips a remote URL in: the browser refuses
+        # everything but data: images and the inline style. Links are followed only on a click, which the CSP allows.
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
         "style-src 'unsafe-inline'\">\n"
         f"<title>{html.escape(title)}</title>\n"

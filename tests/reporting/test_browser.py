@@ -1,6 +1,7 @@
 """The published page in a real browser: headless Chromium loads it with no network request and no broken image,
 and a reader can use it on a phone (nothing but scroll containers wider than 390 px), on paper (no table cut off,
-collapsed sections printed), through its table of contents, and through the downloads behind each figure.
+collapsed sections printed), through its table of contents (the report's own Markdown links), and through
+the links to each figure's data and print version, files beside the page.
 
 Negative controls prove the check can fail. Where Chromium or playwright is missing these tests skip, except under
 CI (`CI=true`), where a missing browser is a broken environment and the tests fail instead.
@@ -19,15 +20,16 @@ import pytest
 from browser import (
     CHROMIUM,
     PageCheck,
+    assert_within_budget,
     check_page,
     clipped_tables,
-    download,
+    linked_files,
     open_page,
     overflowing_elements,
     toc_links_that_miss,
 )
 
-from stages.reporting.page import render_page
+from stages.reporting.page import markdown_toc, render_page
 
 matplotlib.use("Agg")
 
@@ -143,8 +145,9 @@ LONG_CELL = "grid/SameDistRandom-Random-10_" + "x" * 60  # no break opportunity 
 
 
 def synthetic_markdown(figures: list[str]) -> str:
-    """A report in the report stage's dialect: summary box, TOC marker, badges, a very wide table, a long cell,
-    figures with their CSV and SVG, collapsible sections, and enough text that every section can scroll to the top."""
+    """A report in the report stage's dialect: summary box, a table of contents as a Markdown list of links to the
+    headings (GitHub's slugs), badges, a very wide table, a long cell, figures with their CSV and SVG, collapsible
+    sections, and enough text that every section can scroll to the top."""
     header = "| cell | " + " | ".join(f"metric {i}" for i in range(18)) + " |"
     rule = "|---|" + "---|" * 18
     row = f"| `{LONG_CELL}` | " + " | ".join("0.117 [-0.032, 0.265]" for _ in range(18)) + " |"
@@ -178,7 +181,8 @@ def synthetic_markdown(figures: list[str]) -> str:
         f"```\ndvc exp run --set-param {LONG_CELL}=1\n```",
         "A paragraph with a long unbreakable name in code: `" + LONG_CELL + "` and a plain one " + LONG_CELL + ".",
     ]
-    return "\n\n".join(parts) + "\n"
+    text = "\n\n".join(parts) + "\n"
+    return text.replace("<!-- toc -->", markdown_toc(text), 1)
 
 
 @pytest.fixture(scope="module")
@@ -263,26 +267,35 @@ def test_print_check_catches_a_clipped_table(chromium: Path, synthetic_page: Pat
 
 
 def test_every_toc_link_brings_its_section_into_view(chromium: Path, synthetic_page: Path) -> None:
+    """The table of contents is the report's Markdown list of links (as on GitHub); in the page it reaches every
+    section at a phone's width and a desktop's."""
     for viewport in (PHONE, {"width": 1280, "height": 900}):
         with open_page(synthetic_page, **viewport) as page:
+            in_nav = page.eval_on_selector_all("nav.toc a", "links => links.length")
             clicked, missed = toc_links_that_miss(page)
         assert clicked >= 6, "every h2 and h3 should be listed"
+        assert in_nav == clicked, "the list of links is set in the page's nav"
         assert missed == [], f"at {viewport['width']} px: {missed}"
 
 
-def test_each_figures_data_downloads_from_the_page(chromium: Path, synthetic_page: Path) -> None:
-    figures = synthetic_page.parent / "figures"
-    with open_page(synthetic_page) as page:
-        saved = [download(page, f'figure a[download="{name}"]')
-                 for key in ("gap", "loss") for name in (f"{key}.csv", f"{key}.svg")]
-    for name, data in saved:
-        assert data == (figures / name).read_bytes(), f"{name} downloaded different bytes"
-    assert [name for name, _ in saved] == ["gap.csv", "gap.svg", "loss.csv", "loss.svg"]
+def test_each_figures_data_and_print_version_are_files_beside_the_page(chromium: Path, synthetic_page: Path) -> None:
+    """The caption's links resolve, in the browser, to the CSV and SVG in figures/ beside the page; the page loads
+    without fetching them (they are followed on a click only)."""
+    folder = synthetic_page.parent.resolve()
+    requests: list[str] = []
+    with open_page(synthetic_page, requests=requests) as page:
+        links = linked_files(page, 'figure figcaption a[href$=".csv"], figure figcaption a[href$=".svg"]')
+    assert [written for written, _ in links] == ["figures/gap.csv", "figures/gap.svg", "figures/loss.csv",
+                                                  "figures/loss.svg"]
+    for written, path in links:
+        assert path is not None and path.is_file(), f"{written} resolves to {path}, which is not a file"
+        assert path.parent == folder / "figures", f"{written} is not beside the page"
+    assert requests == []
 
 
 def test_figure_opens_at_full_size_and_closes(chromium: Path, synthetic_page: Path) -> None:
     with open_page(synthetic_page, **PHONE) as page:
-        anchor = page.eval_on_selector("figure", "f => f.id")  # "figure-gap-2": the heading "Figure gap" has the first
+        anchor = page.eval_on_selector("figure", "f => f.id")  # "figure-gap-1": the heading "Figure gap" has the first
         page.click(f"#{anchor} .figure-open")
         opened = page.evaluate("""(id) => { const view = document.getElementById(id);
             const img = view.querySelector('img');
@@ -309,12 +322,10 @@ def test_dark_mode_keeps_figures_on_a_light_backing(chromium: Path, synthetic_pa
     assert colours["badge"] == "rgb(0, 114, 178)"
 
 
-DOWNLOADS_PER_PAGE = 10
-
-
 def test_report_page_in_browser(chromium: Path, pipeline_run, tmp_path: Path) -> None:
     """The page the report stage publishes, from the tiny `dvc repro`, is self-contained, renders, and reads well on a
-    phone, on paper, through its table of contents and with each figure's data downloadable."""
+    phone, on paper and through its table of contents, links each figure's data to a file beside it, and is
+    within the page budget."""
     root, _ = pipeline_run
     reports = root / "reports"
     page_path = reports / "index.html"
@@ -337,12 +348,16 @@ def test_report_page_in_browser(chromium: Path, pipeline_run, tmp_path: Path) ->
         page.emulate_media(media="print")
         assert clipped_tables(page) == []
     with open_page(page_path) as page:
-        names = page.eval_on_selector_all('figure a[download$=".csv"]', "links => links.map(a => a.download)")
-    assert names, "no figure offers its data as a CSV download"
-    # Chromium holds back the eleventh download of one page (its guard against a page that saves many files, which
-    # measured here: the eleventh click saved nothing, whichever link it was), so each page load saves at most ten.
-    for first in range(0, len(names), DOWNLOADS_PER_PAGE):
-        with open_page(page_path) as page:
-            for name in names[first:first + DOWNLOADS_PER_PAGE]:
-                saved_name, data = download(page, f'figure a[download="{name}"]')
-                assert saved_name == name and data == (reports / "figures" / name).read_bytes()
+        data_links = linked_files(page, 'figure a[href$=".csv"]')
+        # Every link to a file (figures' data and print versions, sibling reports) is a file beside the page.
+        file_links = [link for link in linked_files(page, "a[href]") if link[1] is not None
+                      and link[1] != page_path.resolve()]
+    # Where the browser resolves the links: beside the page as it opened it (lexically: a file may be a link into
+    # DVC's cache).
+    beside = page_path.resolve().parent
+    assert data_links, "no figure links its data as a CSV"
+    for written, path in data_links:
+        assert path is not None and path.parent == beside / "figures" and path.is_file(), written
+    for written, path in file_links:
+        assert path.is_file() and path.is_relative_to(beside), f"{written} -> {path}"
+    assert_within_budget(page_path, "the report stage's index.html")
