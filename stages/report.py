@@ -16,6 +16,7 @@ from stages.core.files import Layout, require_file
 from stages.core.params import Params
 from stages.reporting.compose import write_report
 from stages.reporting.gather import Gathered, gather_all, required_files
+from stages.reporting.plan import Plan, expand, load_plan
 
 
 def arguments(parser) -> None:
@@ -31,18 +32,21 @@ class Job:
     layout: Layout
     out: Path
     published: Path
+    plan: Plan
 
 
 def prepare(args, params: Params) -> Job:
+    plan = load_plan()  # the analysis plan, checked; a bad entry stops here, naming the finding and the key
+    expand(plan, params)
     layout = Layout(args.root)
     for path, what in required_files(params, layout):  # every input present before anything is drawn
         require_file(path, what)
-    return Job(params, layout, args.out, args.published)
+    return Job(params, layout, args.out, args.published, plan)
 
 
 def work(job: Job) -> None:
     gathered: Gathered = gather_all(job.params, job.layout)
-    write_report(job.params, gathered, job.out, job.published)
+    write_report(job.params, gathered, job.out, job.published, job.plan)
     print(f"wrote {job.out / 'report.md'} and {job.out / 'index.html'}")
 
 

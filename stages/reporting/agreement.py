@@ -44,18 +44,17 @@ def _estimate_text(estimate: float, low: float, high: float) -> str:
     return "–" if any(math.isnan(v) for v in (estimate, low, high)) else f"{estimate:.2f} [{low:.2f}, {high:.2f}]"
 
 
-def agreement_frame(findings: list[Finding], published: Published) -> pd.DataFrame:
-    """One row per finding of this run, in the report's order: both verdicts, both decisive estimates, and how
-    they relate."""
+def comparison(findings: list[Finding], published: Published) -> pd.DataFrame:
+    """One row per finding of this run, in the report's order: both verdicts, both estimates, and how they relate
+    (a finding is *replicated* where another run on new seeds agrees: both hold, or both do not hold)."""
     theirs = published.findings.set_index("key")
     rows = []
-    for number, finding in enumerate(findings, 1):
+    for finding in findings:
         other = theirs.loc[finding.key] if finding.key in theirs.index else None
         # A finding the other run never states (its family left out) reads as any finding that run lacks.
         there = ABSENT if other is None else str(other["verdict"])
         rows.append({
-            "number": number, "key": finding.key, "title": finding.title, "primary": finding.primary,
-            "verdict": finding.verdict,
+            "key": finding.key, "claim": finding.claim, "primary": finding.primary, "verdict": finding.verdict,
             "estimate": _estimate_text(*((finding.estimate.mean, finding.estimate.low, finding.estimate.high)
                                          if finding.estimate else (math.nan,) * 3)),
             "other_verdict": there,
@@ -63,7 +62,8 @@ def agreement_frame(findings: list[Finding], published: Published) -> pd.DataFra
                                else _estimate_text(*(float(other[c]) for c in ("estimate", "low", "high")))),
             "agreement": agreement_of(finding.verdict, there),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["key", "claim", "primary", "verdict", "estimate", "other_verdict",
+                                       "other_estimate", "agreement"])
 
 
 def differing_settings(here: dict, there: dict) -> list[tuple[str, Any, Any]]:

@@ -1,19 +1,16 @@
-"""The report from the gathered tables: decide the findings and controls, draw the figures, and write report.md (from
-its template), its self-contained HTML twin index.html, the tables, and the study's metrics file findings.json (what
-`dvc exp show` compares between experiments).
+"""The report from the gathered tables: decide the findings (the analysis plan) and the controls, draw the figures,
+and write report.md (from its template), its self-contained HTML twin index.html, the tables, and the study's
+metrics file findings.json (what `dvc exp show` compares between experiments).
 
 It reads nothing under data/: `stages.reporting.gather` brings every input as tidy tables, so a published profile's
-report can be rebuilt from its published tables alone.
-
-    python -m stages.report --sequences data/sequences --train data/train --evaluate data/evaluate \
-        --timing data/timing --baseline data/baseline --out reports
+report can be rebuilt from its published tables alone (`python -m tools.republish`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -22,10 +19,9 @@ import yaml
 
 from stages.core.data import DIFF_DIST_SHIFT, NUM_CLASSES
 from stages.core.files import atomic_path, write_json, write_table, write_text
-from stages.core.params import FAMILIES, REAL_DATASETS, Params, cells, families_run, probe_cells
+from stages.core.params import REAL_DATASETS, Params, cells, families_run, probe_cells
 from stages.reporting import figures, tables
-from stages.reporting.agreement import NOT_COMPARED, agreement_frame, differing_settings
-from stages.reporting.agreement import counts as agreement_counts
+from stages.reporting.agreement import comparison
 from stages.reporting.figure_tables import drawings, figure_tables
 from stages.reporting.findings import (
     ABSENT,
@@ -40,35 +36,78 @@ from stages.reporting.findings import (
     controls,
     decide,
     decomposition_cells,
+    measure,
     probe_controls,
-    probe_findings,
     real_counterparts,
-    real_findings,
-    real_remedy_findings,
     remedy_cells,
-    toy_findings,
     verdict_bptt,
 )
 from stages.reporting.gather import Gathered, environment, real_rows
 from stages.reporting.literature import published, reproduction_checks
 from stages.reporting.page import render_page
-from stages.reporting.published import read_published, real_settings_differ, settings_differ
+from stages.reporting.plan import Plan, expand, load_plan
+from stages.reporting.published import Published, read_published, settings_differ
 from stages.reporting.summary import summary_text
+from stages.reporting.words import axes_of, cell_words
 
-TITLE = "Truncated BPTT on long single-label sequences: the network learns the initial state, not the input"
-TEMPLATE = Path(__file__).with_name("templates") / "report.md.j2"
+TITLE = "When truncated BPTT learns the initial state instead of the input"
+TEMPLATES = Path(__file__).with_name("templates")
 CITATION = Path(__file__).resolve().parents[2] / "CITATION.cff"
 # Verdicts as numbers in findings.json, so that `dvc exp show` and `dvc metrics diff` can compare them.
 VERDICT_CODE = {HOLDS: 1, INCONCLUSIVE: 0, FAILS: -1, NOT_TESTED: None, ABSENT: None}
+PROFILES = ("paper", "real", "supplement", "confirm")  # the published profiles a report reads (reports/<profile>/)
+
+
+@dataclass(frozen=True)
+class Decided:
+    findings: list[Finding]  # primary first, in the plan's order
+    checks: list[Control]
+    toy: Results
+    real: dict[str, Results]  # real data set -> its results (its own number of classes)
+
+
+def results_for(cells_named: tuple[str, ...], toy: Results, real: dict[str, Results]) -> Results:
+    """The results a finding reads: the toy study's, or a real data set's (an unknown one: empty, so *not in this
+    run*)."""
+    first = cells_named[0]
+    if not first.startswith("real/"):
+        return toy
+    try:
+        dataset = axes_of(first)[1]["data_type"]
+    except (KeyError, ValueError):
+        dataset = ""
+    return real.get(dataset) or Results(toy.table.iloc[0:0], toy.confidence, NUM_CLASSES)
+
+
+def decide_findings(params: Params, gathered: Gathered, plan: Plan) -> Decided:
+    """Every finding of the plan, measured and decided (primary first), and every control."""
+    frames, confidence = gathered.frames, params.replicates.confidence
+    epochs, scores = frames["epochs"], frames["epoch_scores"]
+    replicates = frames["replicates"]
+    toy = Results(replicates[replicates["family"] != "real"], confidence, NUM_CLASSES, epochs, scores)
+    real = {dataset: Results(real_rows(replicates, dataset), confidence, classes, epochs, scores)
+            for dataset, classes in gathered.classes.items()}
+    measured = [finding for declared in expand(plan, params)
+                if (finding := measure(declared, results_for(declared.cells, toy, real))) is not None]
+    findings = sorted(decide(measured, plan.families, confidence, params.report.power), key=lambda f: not f.primary)
+    checks = (controls(toy, params) + probe_controls(replicates, params)
+              + [check for dataset in gathered.classes
+                 for check in reproduction_checks(dataset, gathered.baselines[dataset])])
+    return Decided(findings, checks, toy, real)
 
 
 def findings_frame(findings: list[Finding]) -> pd.DataFrame:
-    """One row per finding: its verdict and the numbers that decided it."""
+    """One row per finding: its declaration, its verdict and every number that decided it."""
+    def interval(finding: Finding) -> tuple[float, float, float]:
+        return (finding.estimate.mean, finding.estimate.low, finding.estimate.high) if finding.estimate else (
+            math.nan,) * 3
+
     return pd.DataFrame([{
-        "key": f.key, "title": f.title, "primary": f.primary, "verdict": f.verdict,
-        "estimate": f.estimate.mean if f.estimate else math.nan, "low": f.estimate.low if f.estimate else math.nan,
-        "high": f.estimate.high if f.estimate else math.nan, "threshold": f.threshold, "p_value": f.p_value,
-        "adjusted_p": f.adjusted_p, "seeds_needed": f.seeds_needed, "evidence": f.evidence, "rule": f.rule,
+        "key": f.key, "claim": f.claim, "family": f.declared.family, "test": f.declared.test,
+        "quantity": f.declared.quantity, "cells": " ".join(f.declared.cells), "margin_share": f.declared.margin,
+        "margin": f.margin, "verdict": f.verdict, **dict(zip(("estimate", "low", "high"), interval(f))),
+        "p_value": f.p, "adjusted_p": f.adjusted_p, "contrary_p": f.contrary_p,
+        "seeds_to_decide_planning": f.seeds_to_decide, "evidence": f.evidence,
     } for f in findings])
 
 
@@ -99,134 +138,132 @@ def citation() -> str:
             f"  note = {{DVC pipeline; cite the commit whose reports/ you quote}}\n}}")
 
 
-def _figure_markdown() -> Callable[[str, str], str]:
-    """Figure blocks numbered in the order the template places them, with their data and print versions linked."""
-    numbers = iter(range(1, 100))
+class Figures:
+    """Figure blocks numbered in the order the template places them, with their data and print versions linked;
+    a figure this run did not draw is left out."""
 
-    def figure(key: str, caption: str) -> str:
-        return (f"![{key}](figures/{key}.png)\n\n*Figure {next(numbers)}. {caption} Data: "
+    def __init__(self, drawn: set[str]) -> None:
+        self.drawn, self.number = drawn, 0
+
+    def __call__(self, key: str, caption: str) -> str:
+        if key not in self.drawn:
+            return ""
+        self.number += 1
+        return (f"![{caption.split('.')[0]}](figures/{key}.png)\n\n*Figure {self.number}. {caption} Data: "
                 f"[{key}.csv](figures/{key}.csv) · print version: [{key}.svg](figures/{key}.svg).*\n")
 
-    return figure
+
+def read_profiles(params: Params, published_dir: Path | None) -> dict[str, Published | None]:
+    """The profiles' published reports this report reads (None where not published, or for the run itself)."""
+    found = {}
+    for name in PROFILES:
+        folder = published_dir / name if published_dir else None
+        found[name] = read_published(folder, name) if folder is not None else None
+    return found
 
 
-def render_markdown(params: Params, frames: dict[str, pd.DataFrame], findings: list[Finding],
-                    checks: list[Control], summary: str, real_classes: dict[str, int],
-                    baselines: dict[str, dict], agreement: dict | None = None,
-                    real_cells: dict[str, tables.RealCell] | None = None, real_profile: dict | None = None,
-                    supplement: Supplement | None = None) -> str:
-    numbered = list(enumerate(findings, 1))
-    template = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
-                                  loader=jinja2.FileSystemLoader(TEMPLATE.parent)).get_template(TEMPLATE.name)
+def real_cells_of(params: Params, frames: dict[str, pd.DataFrame],
+                  profiles: dict[str, Published | None]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The real-data cells the "What closes the gap" table reads: this run's, and the profile `real`'s where this
+    run lacks them and that profile ran with the same settings. Returns (replicates, summary, where from)."""
+    replicates, summary = frames["replicates"], frames["summary"]
+    profile = profiles.get("real")
+    if profile is None or settings_differ(params, profile.params, ("model", "train", "evaluate", "replicates.count")):
+        return replicates, summary, ""
+    extra = profile.replicates[(profile.replicates["family"] == "real")
+                               & ~profile.replicates["cell"].isin(replicates["cell"])]
+    extra_summary = profile.summary[profile.summary["cell"].isin(extra["cell"])]
+    return (pd.concat([replicates, extra], ignore_index=True), pd.concat([summary, extra_summary], ignore_index=True),
+            "profile `real`" if len(extra) else "")
+
+
+def story_fix(params: Params) -> str:
+    """The fix the story figure draws beside the write-up's loop, in words ("" where the run trains none)."""
+    names = {cell.name for cell in cells(params, "remedy")}
+    fixes = {"stateless": "a fresh initial state for every chunk (stateless)",
+             "burn_in": "each chunk's state rebuilt from a fresh one over the steps before it (burn_in)"}
+    return next((words for fix, words in fixes.items() if f"remedy/{fix}-SameRandom-Random" in names), "")
+
+
+def remedy_verdicts(findings: dict[str, Finding]) -> dict[str, str]:
+    """For each row of the remedies table, whether the protocol closes the gap, in words, from the finding that decides
+    it: its own equivalence test; for zero states, the companion of the write-up's remark (a gap that holds on data
+    that can be learned means zero states do not close it)."""
+    words = {HOLDS: "closes it", FAILS: "does not close it", INCONCLUSIVE: "undecided", NOT_TESTED: "not tested"}
+    reversed_words = {HOLDS: "does not close it", FAILS: "closes it", INCONCLUSIVE: "undecided",
+                      NOT_TESTED: "not tested"}
+    found = {key: words[finding.verdict] for key, finding in findings.items()
+             if key.startswith("remedy_") and finding.verdict in words}
+    if "zero_state_learnable" in findings and findings["zero_state_learnable"].verdict in reversed_words:
+        found["remedy_zeros_states"] = reversed_words[findings["zero_state_learnable"].verdict]
+    found["remedy_baseline"] = "the problem"
+    return found
+
+
+def remedy_real_cells(params: Params, real_replicates: pd.DataFrame, profile: Published | None) -> dict[str, str]:
+    """For each row of the remedies table, the real-data cell trained the same way, where this run or the profile
+    `real` trained one."""
+    found = {}
+    for source in (params, profile.params if profile else None):
+        if source is None:
+            continue
+        for dataset in source.realdata.dataset:
+            for key, cell in real_counterparts(params, dataset, runs_from=source).items():
+                if key not in found and (real_replicates["cell"] == cell).any():
+                    found[key] = cell
+    return found
+
+
+def render_markdown(params: Params, gathered: Gathered, decided: Decided, frames: dict[str, pd.DataFrame],
+                    profiles: dict[str, Published | None], drawn: set[str], up: str = "") -> str:
+    """report.md; `up` leads from the report's folder to the folder of the published profiles ("" or "../")."""
+    environment_ = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
+                                      loader=jinja2.FileSystemLoader(TEMPLATES))
+    by_key = {finding.key: finding for finding in decided.findings}
+    confirm = profiles.get("confirm") if params.report.confirmation else None
+    confirmations = comparison(decided.findings, confirm) if confirm else None
+    paper = profiles.get("paper") if params.report.paper_agreement else None
+    real_replicates, real_summary, real_origin = real_cells_of(params, frames, profiles)
     timing = frames["timing"]
-    return template.render(
-        title=TITLE, summary=summary, p=params, tables=tables, figure=_figure_markdown(), bptt=verdict_bptt(params),
-        alpha=1 - params.replicates.confidence, numbered=numbered,
-        primary=[(i, f) for i, f in numbered if f.primary], secondary=[(i, f) for i, f in numbered if not f.primary],
-        checks=checks, summary_table=frames["summary"], replicates=frames["replicates"],
-        remedy_cells=remedy_cells(params), chance=math.log(NUM_CLASSES), log=math.log,
-        real=[(dataset, classes, REAL_DATASETS[dataset], real_rows(frames["replicates"], dataset), baselines[dataset],
-               [score for kind, score in published(dataset).items() if kind != "nearest_neighbour"])
-              for dataset, classes in real_classes.items()],
-        verdicts={f.key: f.verdict for f in findings}, decomposed=decomposition_cells(params),
-        real_cells=real_cells or {}, real_profile=real_profile,
-        environment=environment(), timing=timing,
-        total_seconds=(timing["training_seconds"].sum() + timing["evaluation_seconds"].sum(skipna=True)
-                       + timing["probe_seconds"].sum(skipna=True)),
-        citation=citation(), shift=DIFF_DIST_SHIFT, bound=capacity_bound(params),
-        ran=families_run(params), agreement=agreement,
-        supplement=supplement or Supplement.unpublished(),
-    )
+    real_profile = profiles.get("real")
+    context = {
+        "up": up, "title": TITLE, "p": params, "tables": tables, "figure": Figures(drawn), "bptt": verdict_bptt(params),
+        "alpha": 1 - params.replicates.confidence, "findings": decided.findings, "f": by_key,
+        "checks": decided.checks, "summary_table": frames["summary"], "replicates": frames["replicates"],
+        "toy": decided.toy, "real": decided.real, "words": cell_words, "chance": math.log(NUM_CLASSES),
+        "log": math.log, "shift": DIFF_DIST_SHIFT, "bound": capacity_bound(params), "ran": families_run(params),
+        "decomposed": decomposition_cells(params), "probed": probe_cells(params),
+        "datasets": [(dataset, classes, REAL_DATASETS[dataset], real_rows(frames["replicates"], dataset),
+                      gathered.baselines[dataset], [score for kind, score in published(dataset).items()
+                                                    if kind != "nearest_neighbour"])
+                     for dataset, classes in gathered.classes.items()],
+        "real_replicates": real_replicates, "real_summary": real_summary, "real_origin": real_origin,
+        "story_fix": story_fix(params), "remedy_rows": remedy_cells(params), "remedy_verdicts": remedy_verdicts(by_key),
+        "remedy_real": remedy_real_cells(params, real_replicates, real_profile),
+        "confirmations": confirmations, "confirm": confirm, "paper": paper,
+        "paper_comparison": comparison(decided.findings, paper) if paper else None,
+        "supplement": profiles.get("supplement"), "real_profile": real_profile,
+        "families": load_plan().families, "snippet": (TEMPLATES / "your_loop.py").read_text().rstrip(),
+        "environment": environment(), "timing": timing,
+        "total_seconds": (timing["training_seconds"].sum() + timing["evaluation_seconds"].sum(skipna=True)
+                          + timing["probe_seconds"].sum(skipna=True)),
+        "citation": citation(),
+    }
+    context["summary"] = summary_text(environment_.get_template("summary.md.j2"), context)
+    return environment_.get_template("report.md.j2").render(**context)
 
 
-@dataclasses.dataclass(frozen=True)
-class Supplement:
-    """What the report says of the profile `supplement`, which runs the families this run may leave out."""
-    ran: dict[str, bool]  # family -> whether the published supplement trained it (all False where unpublished)
-    differ: list[str]  # the shared settings (data, model, training, evaluation, seeds) it ran with otherwise
-    longer_bptt: list[int]  # bptt sizes of its grid that this run's grid lacks (and longer than this run's longest)
-
-    @classmethod
-    def unpublished(cls) -> Supplement:
-        return cls({family: False for family in FAMILIES}, [], [])
-
-
-def supplement_of(params: Params, supplement_dir: Path | None) -> Supplement:
-    """The profile `supplement` as published in `supplement_dir`, for the report to point a family this run leaves
-    out to that profile's section, saying whether it ran at this run's settings."""
-    published = read_published(supplement_dir, "supplement") if supplement_dir is not None else None
-    if published is None:
-        return Supplement.unpublished()
-    longest = max(params.sweep.bptt_size)
-    return Supplement(families_run(published.params), settings_differ(params, published.params),
-                      sorted(size for size in published.params.sweep.bptt_size if size > longest))
-
-
-def paper_agreement(params: Params, findings: list[Finding], paper_dir: Path | None) -> dict | None:
-    """The comparison with the paper profile's published findings, or None where it is switched off
-    (`report.paper_agreement`) or not published in `paper_dir`."""
-    if not params.report.paper_agreement or paper_dir is None:
-        return None
-    published = read_published(paper_dir, "paper")
-    if published is None:
-        return None
-    frame = agreement_frame(findings, published)
-    kinds = agreement_counts(frame)
-    return {"frame": frame, "counts": kinds, "compared": len(frame) - kinds[NOT_COMPARED],
-            "settings": differing_settings(dataclasses.asdict(params), published.raw_params),
-            "cells": len(cells(published.params, "grid")), "seeds": published.params.replicates.count}
-
-
-def practice_real_cells(params: Params, replicates: pd.DataFrame, summary: pd.DataFrame,
-                        real_dir: Path | None) -> tuple[dict[str, tables.RealCell], dict | None]:
-    """For each row of the "What to do" table, its real-data cell: from this run, else from the real profile's
-    published report (`real_dir`) where that was run with the same settings. Also what the report says about the
-    profile: None where it is not published, else its name, the cells it contributed and the settings that keep it
-    out (empty when it is used)."""
-    found = {key: tables.RealCell(cell, summary, replicates)
-             for dataset in params.realdata.dataset for key, cell in real_counterparts(params, dataset).items()}
-    profile = read_published(real_dir, "real") if real_dir is not None else None
-    if profile is None:
-        return found, None
-    differ = real_settings_differ(params, profile.params)
-    added = []
-    if not differ:
-        for dataset in profile.params.realdata.dataset:
-            for key, cell in real_counterparts(params, dataset, runs_from=profile.params).items():
-                if key not in found:
-                    found[key] = tables.RealCell(cell, profile.summary, profile.replicates, "profile `real`")
-                    added.append(cell)
-    return found, {"differ": differ, "added": added, "sequences_per_update": profile.params.train.sequences_per_update}
-
-
-def decide_findings(params: Params, gathered: Gathered) -> tuple[list[Finding], list[Control], Results,
-                                                                  dict[str, Results]]:
-    """Every finding, decided (primary first), every control, and the per-seed results they were read from."""
-    frames, confidence, margin = gathered.frames, params.replicates.confidence, params.report.chance_margin
-    toy = Results(frames["replicates"][frames["replicates"]["family"] != "real"], confidence, NUM_CLASSES, margin)
-    findings = toy_findings(toy, params, frames["epoch_scores"]) + probe_findings(toy, probe_cells(params))
-    real = {dataset: Results(real_rows(frames["replicates"], dataset), confidence, classes, margin)
-            for dataset, classes in gathered.classes.items()}
-    for dataset, results in real.items():
-        findings += (real_findings(results, dataset) + real_remedy_findings(results, params, dataset)
-                     + probe_findings(results, probe_cells(params)))
-    # Primary findings first: they are the family the report leads with.
-    findings = sorted(decide(findings, confidence, params.report.power), key=lambda f: not f.primary)
-    checks = (controls(toy, params) + probe_controls(frames["replicates"], params)
-              + [check for dataset in gathered.classes
-                 for check in reproduction_checks(dataset, gathered.baselines[dataset])])
-    return findings, checks, toy, real
-
-
-def write_figures(params: Params, gathered: Gathered, out: Path) -> None:
-    """Every figure as PNG and SVG, with the tidy table it was drawn from as CSV."""
+def write_figures(params: Params, gathered: Gathered, out: Path) -> set[str]:
+    """Every figure as PNG and SVG, with the tidy table it was drawn from as CSV; the names drawn."""
     per_figure = figure_tables(params, gathered.frames)
     per_figure["inputs"] = gathered.frames["inputs"]
     figures.setup_theme()
+    drawn = drawings(params, gathered.classes)
     with atomic_path(out / "figures", directory=True) as folder:
-        for name, draw in drawings(params, gathered.classes).items():
+        for name, draw in drawn.items():
             figures.save(draw(per_figure[name]), str(folder / name), params.report.figure_dpi)
             write_table(folder / f"{name}.csv", per_figure[name])
+    return set(drawn)
 
 
 def write_tables(params: Params, frames: dict[str, pd.DataFrame], out: Path) -> None:
@@ -247,24 +284,22 @@ def write_tables(params: Params, frames: dict[str, pd.DataFrame], out: Path) -> 
                 write_table(folder / kind / f"{cell.key}.csv", wide[[index, "update_pass_loss", "frozen_pass_loss"]])
 
 
-def write_report(params: Params, gathered: Gathered, out: Path, published: Path | None = None) -> None:
+def write_report(params: Params, gathered: Gathered, out: Path, published: Path | None = None,
+                 plan: Plan | None = None) -> None:
     """The whole report in `out`, from the gathered tables; `published` holds the profiles' published reports
-    (`paper/`, `real/`, `supplement/`) that the report compares with or points to."""
-    findings, checks, toy, real = decide_findings(params, gathered)
+    (`paper/`, `real/`, `supplement/`, `confirm/`) that the report compares with or points to."""
+    decided = decide_findings(params, gathered, plan or load_plan())
+    profiles = read_profiles(params, published)
     frames = dict(gathered.frames)
-    agreement = paper_agreement(params, findings, published / "paper" if published else None)
-    if agreement is not None:
-        frames["agreement"] = agreement["frame"]
-    frames["findings"] = findings_frame(findings)
-    frames["controls"] = pd.DataFrame([dataclasses.asdict(check) for check in checks])
-    write_figures(params, gathered, out)
+    frames["findings"] = findings_frame(decided.findings)
+    frames["controls"] = pd.DataFrame([dataclasses.asdict(check) for check in decided.checks])
+    for name, switched_on in (("confirm", params.report.confirmation), ("paper", params.report.paper_agreement)):
+        if switched_on and profiles.get(name) is not None:  # each finding beside that profile's verdict
+            frames[f"agreement_{name}"] = comparison(decided.findings, profiles[name])
+    drawn = write_figures(params, gathered, out)
     write_tables(params, frames, out)
-    real_cells, real_profile = practice_real_cells(params, frames["replicates"], frames["summary"],
-                                                   published / "real" if published else None)
-    summary = summary_text(findings, toy, real, checks, params.replicates.confidence)
-    markdown = render_markdown(params, frames, findings, checks, summary, gathered.classes, gathered.baselines,
-                               agreement, real_cells, real_profile,
-                               supplement_of(params, published / "supplement" if published else None))
+    up = "" if published is None or published.resolve() == out.resolve() else "../"
+    markdown = render_markdown(params, gathered, decided, frames, profiles, drawn, up)
     write_text(out / "report.md", markdown)
     write_text(out / "index.html", render_page(markdown, base_dir=out, title=TITLE))
-    write_json(out / "findings.json", findings_metrics(findings))
+    write_json(out / "findings.json", findings_metrics(decided.findings))

@@ -29,6 +29,7 @@ class Published:
 # with why, so that a profile published before the change is still read (its README says what changed since).
 RETIRED_KEYS = {
     ("train", "threads"): "a speed knob, not a parameter since outputs are byte-identical at 1 and 2 threads",
+    ("report", "chance_margin"): "margins are declared per finding in the analysis plan (stages/reporting/plan.yaml)",
 }
 
 
@@ -45,12 +46,26 @@ def current_table(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+# Sections and keys added since a profile may have been published, with the values it ran with in effect (a family
+# not run; no comparison that did not exist).
+ADDED_SECTIONS = {
+    "chunks": {"bptt_size": [], "reference_bptt": 10, "data_type": "SameRandom", "initial_state_type": "Random"},
+}
+ADDED_KEYS = {("report", "confirmation"): False}
+
+
 def current_params(raw: dict) -> dict:
-    """A published params.yaml as this version's parser reads it: the retired keys removed."""
+    """A published params.yaml as this version's parser reads it: the retired keys removed, the sections added since
+    filled in as not run."""
     raw = {section: dict(values) if isinstance(values, dict) else values for section, values in raw.items()}
     for section, key in RETIRED_KEYS:
         if isinstance(raw.get(section), dict):
             raw[section].pop(key, None)
+    for section, values in ADDED_SECTIONS.items():
+        raw.setdefault(section, dict(values))
+    for (section, key), value in ADDED_KEYS.items():
+        if isinstance(raw.get(section), dict):
+            raw[section].setdefault(key, value)
     return raw
 
 

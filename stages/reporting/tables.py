@@ -1,17 +1,18 @@
 """The report's Markdown tables, each built from the tidy tables as a DataFrame and written by pandas (tabulate's
-pipe format), and the small formatting rules they share: intervals, p-values, seconds and verdict badges."""
+pipe format), and the small formatting rules they share: intervals, p-values, seconds and verdict badges. No cell
+holds more than about 100 characters: what is longer (a finding's evidence, a control) is a list, not a table."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import pandas as pd
 
 from stages.core.data import NUM_CLASSES
 from stages.core.params import Params
+from stages.reporting.agreement import AGREE
 from stages.reporting.findings import (
     ABSENT,
     FAILS,
@@ -65,43 +66,6 @@ def seconds_text(seconds: float) -> str:
     return "–" if math.isnan(seconds) else f"{seconds:.1f}" if seconds >= 10 else f"{seconds:.2f}"
 
 
-def _estimate_text(finding: Finding) -> str:
-    if finding.estimate is None:
-        return "–"
-    return f"{finding.estimate.text(2)} vs {finding.threshold:.2f}"
-
-
-def _seeds_text(finding: Finding) -> str:
-    if finding.verdict != INCONCLUSIVE:
-        return "–"
-    return "more than 1,000" if finding.seeds_needed is None else f"{finding.seeds_needed}"
-
-
-def findings(numbered: list[tuple[int, Finding]], p_header: str) -> str:
-    return markdown(pd.DataFrame([{
-        "#": str(i), "finding": f.title, "verdict": badge(f.verdict),
-        "decisive quantity [interval] vs threshold": _estimate_text(f), p_header: p_text(f.adjusted_p),
-        "seeds to decide": _seeds_text(f), "measured (mean [interval])": f.evidence,
-    } for i, f in numbered]))
-
-
-def controls(checks: list[Control]) -> str:
-    return markdown(pd.DataFrame([{"control (true by construction)": c.title, "expected": c.expected,
-                                   "measured": c.measured, "check": badge(c.check)} for c in checks]))
-
-
-def rules(numbered: list[tuple[int, Finding]]) -> str:
-    """One bullet per distinct rule, naming the findings it decides: findings of one kind share their rule."""
-    groups: dict[str, list[int]] = {}
-    for i, finding in numbered:
-        groups.setdefault(finding.rule, []).append(i)
-    lines = []
-    for rule, numbers in groups.items():
-        which = "Finding" if len(numbers) == 1 else "Findings"
-        lines.append(f"- **{which} {', '.join(str(n) for n in numbers)}**: {rule}.")
-    return "\n".join(lines) + "\n"
-
-
 def cells(summary: pd.DataFrame, replicates: pd.DataFrame, family: str) -> str:
     rows = []
     for row in replicates[replicates["family"] == family].drop_duplicates("cell").itertuples():
@@ -113,30 +77,6 @@ def cells(summary: pd.DataFrame, replicates: pd.DataFrame, family: str) -> str:
             ("held-out acc.", "heldout_accuracy"), ("accuracy gap per chunk", "chunk_accuracy_gap"))}
         rows.append({"cell": f"`{row.cell}`", "optimizer steps / epoch": str(row.optimizer_steps_per_epoch),
                      **losses, **scores})
-    return markdown(pd.DataFrame(rows))
-
-
-def _cost(replicates: pd.DataFrame, cell: str) -> dict[str, str]:
-    """A cell's optimizer steps and compute per epoch (the same for every seed)."""
-    mine = replicates[replicates["cell"] == cell]
-    return {
-        "optimizer steps / epoch": str(int(mine["optimizer_steps_per_epoch"].iloc[0])) if len(mine) else "–",
-        "compute / epoch": f"{mine['compute_step_equivalents'].iloc[0] / 1e3:,.0f}k" if len(mine) else "–",
-    }
-
-
-def remedies(cells_of_remedies: list[tuple[str, str, str, str]], summary: pd.DataFrame,
-             replicates: pd.DataFrame) -> str:
-    rows = []
-    for _, label, unlearnable, learnable in cells_of_remedies:
-        rows.append({
-            "remedy": label,
-            **_cost(replicates, unlearnable),
-            "accuracy gap on `SameRandom`": interval_text(summary, unlearnable, "accuracy_gap", 2),
-            "loss gap on `SameRandom`": interval_text(summary, unlearnable, "gap"),
-            "held-out acc. on `DiffDistRandom`": interval_text(summary, learnable, "heldout_accuracy", 2),
-            "held-out loss on `DiffDistRandom`": interval_text(summary, learnable, "heldout_loss"),
-        })
     return markdown(pd.DataFrame(rows))
 
 
@@ -244,42 +184,6 @@ def baselines(summary: pd.DataFrame, real_cells: pd.DataFrame, scores: dict,
     for score in published_scores:
         rows.append({"classifier": f"{score.method} (published)", "held-out acc. [interval]": f"{score.accuracy:.3f}",
                      "interval across": f"as published: {score.averaged}"})
-    return markdown(pd.DataFrame(rows))
-
-
-@dataclass(frozen=True)
-class RealCell:
-    """Where a row of the "What to do" table finds its real-data cell: this run, or a published profile's run of
-    the same settings (`origin` names it)."""
-
-    cell: str
-    summary: pd.DataFrame
-    replicates: pd.DataFrame
-    origin: str = ""
-
-
-def practice(rows_of_remedies: list[tuple[str, str, str, str]], verdicts: dict[str, str], summary: pd.DataFrame,
-             replicates: pd.DataFrame, real_cells: dict[str, RealCell]) -> str:
-    """What to do, one row per training protocol: whether it closes the gap on data that cannot be learned, what it
-    still learns on toy and real data, and what it costs per epoch (optimizer steps, compute) on each. Seconds stay
-    in the wall-time table: they change from run to run, and everything else in the report must not."""
-    rows = []
-    for key, label, unlearnable, learnable in rows_of_remedies:
-        real = real_cells.get(key)
-        toy_cost = _cost(replicates, unlearnable)
-        real_cost = _cost(real.replicates, real.cell) if real else {}
-        where = f"`{real.cell}`" + (f", {real.origin}" if real.origin else "") if real else ""
-        rows.append({
-            "protocol": label,
-            "verdict as a remedy": badge(verdicts[key]) if key in verdicts else "–",
-            "accuracy gap on `SameRandom`": interval_text(summary, unlearnable, "accuracy_gap", 2),
-            "held-out acc., toy (`DiffDistRandom`)": interval_text(summary, learnable, "heldout_accuracy", 2),
-            "held-out acc., real": (f"{interval_text(real.summary, real.cell, 'heldout_accuracy', 2)} ({where})"
-                                    if real else "not run on real data"),
-            "optimizer steps / epoch (toy; real)": (f"{toy_cost['optimizer steps / epoch']}; "
-                                                    f"{real_cost.get('optimizer steps / epoch', '–')}"),
-            "compute / epoch (toy; real)": f"{toy_cost['compute / epoch']}; {real_cost.get('compute / epoch', '–')}",
-        })
     return markdown(pd.DataFrame(rows))
 
 
@@ -412,12 +316,109 @@ def lag_reading(replicates: pd.DataFrame, probed: list[str], lags: tuple[int, ..
             f"just seen explains the update pass's edge.")
 
 
-def agreement(frame: pd.DataFrame, other: str) -> str:
-    """Finding by finding: this run's verdict and decisive estimate beside those of profile `other`."""
+# --- The findings: at a glance, the plan, every statistic, and the evidence behind each.
+
+def _estimate(finding: Finding) -> str:
+    return finding.estimate.text(2) if finding.estimate else "–"
+
+
+def _confirmation(key: str, confirmations: pd.DataFrame | None) -> str:
+    """What the confirmation run on new seeds says of a finding, in words."""
+    if confirmations is None:
+        return "not run yet"
+    rows = confirmations[confirmations["key"] == key]
+    if rows.empty:
+        return "–"
+    row = rows.iloc[0]
+    if row["agreement"] == AGREE:
+        return f"replicated ({row['other_verdict']})"
+    if row["other_verdict"] == ABSENT:
+        return "not in that run"
+    return f"{row['other_verdict']} there"
+
+
+def glance(findings: list[Finding], confirmations: pd.DataFrame | None, confirmation: bool = True) -> str:
+    """Findings at a glance: the claim in plain words, the verdict, its one number, and (where this run is confirmed
+    by another, `confirmation`) that run's word. Findings whose cells this run does not train are listed apart."""
+    columns = ["claim", "verdict", "estimate [95% interval]", *(["on new seeds"] if confirmation else [])]
+    rows = [{"claim": f.claim, "verdict": badge(f.verdict), "estimate [95% interval]": _estimate(f),
+             "on new seeds": _confirmation(f.key, confirmations)} for f in findings if f.verdict != ABSENT]
+    return markdown(pd.DataFrame(rows, columns=columns))
+
+
+def plan(findings: list[Finding]) -> str:
+    """The analysis plan as this run expanded it: what each finding compares, holds equal and tests."""
+    return markdown(pd.DataFrame([{
+        "finding": f"`{f.key}`", "compares (first arm minus second)": f.declared.arms,
+        "held equal": f.declared.held_equal, "test": f.declared.test,
+        "margin": f"{f.declared.margin:g} of the scale" + (f" ({f.margin:.3g})" if not math.isnan(f.margin) else ""),
+        "family": f.declared.family,
+        "preconditions": "; ".join(f"{kind} `{cell}`" for kind, cell in f.declared.preconditions) or "–",
+    } for f in findings]))
+
+
+def statistics(findings: list[Finding]) -> str:
+    """Every number that decided each finding: estimate, margin, the claim's p-value raw and adjusted within its
+    family, the contrary's p-value, and (for an inconclusive finding) the seeds a new run would need."""
+    return markdown(pd.DataFrame([{
+        "finding": f"`{f.key}`", "verdict": badge(f.verdict), "estimate": _estimate(f),
+        "margin": "–" if math.isnan(f.margin) else f"{f.margin:.3g}", "p": p_text(f.p),
+        "adjusted p": p_text(f.adjusted_p), "contrary p": p_text(f.contrary_p),
+        "seeds (planning)": ("–" if f.verdict != INCONCLUSIVE
+                             else "more than 1,000" if f.seeds_to_decide is None else str(f.seeds_to_decide)),
+    } for f in findings]))
+
+
+def evidence(findings: list[Finding]) -> str:
+    """Each finding's numbers (or why it was not tested), one bullet each."""
+    return "\n".join(f"- `{f.key}` ({f.verdict}): {f.evidence}." for f in findings) + "\n"
+
+
+def controls(checks: list[Control]) -> str:
+    """The controls, one bullet each: what must hold by construction, what was measured, and the check."""
+    return "\n".join(f"- {badge(c.check)} {c.title}. Expected {c.expected}; measured {c.measured}."
+                      for c in checks) + "\n"
+
+
+def comparison(frame: pd.DataFrame, other: str) -> str:
+    """Finding by finding: this run's verdict and estimate beside those of profile `other`."""
     verdict_cell = lambda verdict: badge(verdict) if verdict in BADGE_CLASS else verdict  # noqa: E731
     return markdown(pd.DataFrame([{
-        "#": str(row.number), "finding": row.title, "here": verdict_cell(row.verdict), "estimate here": row.estimate,
+        "finding": f"`{row.key}`", "here": verdict_cell(row.verdict), "estimate here": row.estimate,
         f"`{other}`": verdict_cell(row.other_verdict), f"estimate, `{other}`": row.other_estimate,
         "agreement": row.agreement,
-    } for row in frame.itertuples()]))
+    } for row in frame.itertuples() if row.other_verdict != ABSENT]))
 
+
+# --- What closes the gap: every protocol, its verdict, what it still learns, and its cost.
+
+def _cost(replicates: pd.DataFrame, cell: str) -> tuple[str, str]:
+    """A cell's optimizer steps and compute per epoch (the same for every seed)."""
+    mine = replicates[replicates["cell"] == cell]
+    if mine.empty:
+        return "–", "–"
+    return (str(int(mine["optimizer_steps_per_epoch"].iloc[0])),
+            f"{mine['compute_step_equivalents'].iloc[0] / 1e3:,.0f}k")
+
+
+def remedies(rows_of_remedies: list[tuple[str, str, str, str]], verdicts: dict[str, str], summary: pd.DataFrame,
+             replicates: pd.DataFrame, real_summary: pd.DataFrame, real_replicates: pd.DataFrame,
+             real_cells: dict[str, str], real_origin: str = "") -> str:
+    """One row per protocol: the verdict that decides it as a remedy, its gap where nothing can be learned, what it
+    still learns on toy and real data, and its optimizer steps and compute per epoch (toy; real). A real cell this
+    run did not train, taken from a published profile, is marked with `real_origin`."""
+    rows = []
+    for key, label, unlearnable, learnable in rows_of_remedies:
+        real = real_cells.get(key)
+        borrowed = real is not None and real_origin and not (replicates["cell"] == real).any()
+        steps, compute = _cost(replicates, unlearnable)
+        real_steps, real_compute = _cost(real_replicates, real) if real else ("–", "–")
+        rows.append({
+            "protocol": label, "the gap": verdicts.get(key, "–"),
+            "gap, `SameRandom`": interval_text(summary, unlearnable, "accuracy_gap", 2),
+            "held-out, `DiffDistRandom`": interval_text(summary, learnable, "heldout_accuracy", 2),
+            "held-out, real": (interval_text(real_summary, real, "heldout_accuracy", 2)
+                               + (f" ({real_origin})" if borrowed else "") if real else "not run on real data"),
+            "steps / epoch": f"{steps}; {real_steps}", "compute / epoch": f"{compute}; {real_compute}",
+        })
+    return markdown(pd.DataFrame(rows))

@@ -344,9 +344,9 @@ def test_what_to_do_table_has_a_row_per_protocol_with_its_verdict_and_cost(pipel
 
 
 # Keep this test last among those that use the shared run: `dvc exp run` leaves its outputs in the workspace.
-def test_an_ablation_of_the_margin_reruns_only_the_report_and_exp_show_compares_the_findings(pipeline_run):
+def test_an_ablation_of_a_report_setting_reruns_only_the_report_and_exp_show_compares_the_findings(pipeline_run):
     root, _ = pipeline_run
-    result = run([*DVC, "exp", "run", "--set-param", "report.chance_margin=0.15"], root)
+    result = run([*DVC, "exp", "run", "--set-param", "report.relearn_loss=0.2"], root)
     assert "Running stage 'report'" in result.stdout
     assert not [line for line in result.stdout.splitlines() if line.startswith("Running stage")
                 and "'report'" not in line]
@@ -360,7 +360,7 @@ def test_an_ablation_of_the_margin_reruns_only_the_report_and_exp_show_compares_
     # No per-cell metrics: only the findings file's few columns beside the parameters and dependencies.
     assert not [column for column in header if "update_pass_loss" in column or "heldout_accuracy" in column]
     assert len(metric_columns) <= 36
-    assert {row["report.chance_margin"] for row in rows} >= {"0.1", "0.15"}  # the baseline and the experiment
+    assert {row["report.relearn_loss"] for row in rows} >= {"0.3", "0.2"}  # the baseline and the experiment
 
 
 def test_capacity_section_has_a_row_per_size_and_its_two_findings(pipeline_run):
