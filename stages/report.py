@@ -1,6 +1,7 @@
 """Stage `report`: gather every cell of params.yaml into tidy tables, decide the findings and controls, draw the
-figures, and write `reports/`: report.md, its self-contained HTML twin index.html, the tables, the figures, and the
-study's metrics file findings.json (what `dvc exp show` compares between experiments).
+figures, and write `reports/`: report.md, its HTML twin index.html, the tables, the figures, and the study's metrics
+file findings.json (what `dvc exp show` compares between experiments). It also rewrites the README's block of
+primary findings between its markers, so that the front door never shows stale numbers.
 
     python -m stages.report        # reads data/, and the profiles' published reports in reports/<profile>/
 """
@@ -24,6 +25,8 @@ def arguments(parser) -> None:
     parser.add_argument("--out", type=Path, default=Path("reports"), help="where the report goes (default: reports)")
     parser.add_argument("--published", type=Path, default=Path("reports"),
                         help="the folder of the profiles' published reports, <profile>/ each (default: reports)")
+    parser.add_argument("--readme", type=Path, default=Path("README.md"),
+                        help="a README whose primary-findings block to rewrite (default: README.md, where it has one)")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Job:
     out: Path
     published: Path
     plan: Plan
+    readme: Path
 
 
 def prepare(args, params: Params) -> Job:
@@ -41,12 +45,12 @@ def prepare(args, params: Params) -> Job:
     layout = Layout(args.root)
     for path, what in required_files(params, layout):  # every input present before anything is drawn
         require_file(path, what)
-    return Job(params, layout, args.out, args.published, plan)
+    return Job(params, layout, args.out, args.published, plan, args.readme)
 
 
 def work(job: Job) -> None:
     gathered: Gathered = gather_all(job.params, job.layout)
-    write_report(job.params, gathered, job.out, job.published, job.plan)
+    write_report(job.params, gathered, job.out, job.published, job.plan, job.readme)
     print(f"wrote {job.out / 'report.md'} and {job.out / 'index.html'}")
 
 

@@ -29,7 +29,7 @@ start_vector_math()
 REPO = Path(__file__).resolve().parents[1]
 # What a clean clone holds that the pipeline needs; DVC itself is initialised fresh in the temporary repository.
 PROJECT_FILES = ["stages", "tools", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "pyproject.toml",
-                 "CITATION.cff",
+                 "CITATION.cff", "README.md",
                  "data/probe/README.md", "data/baseline/README.md", "reports/paper/README.md",
                  "reports/real/README.md", "reports/supplement/README.md"]
 

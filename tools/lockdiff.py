@@ -4,7 +4,8 @@ kind, with the timing files apart from the results.
     python -m tools.lockdiff                         # the workspace's dvc.lock against the committed one (git HEAD)
     python -m tools.lockdiff OTHER.lock              # the workspace's dvc.lock against another lock file
     python -m tools.lockdiff A.lock B.lock --list    # ... and every output that differs, by name
-    python -m tools.lockdiff --findings A/tables/findings.csv B/tables/findings.csv   # and how far estimates move
+    python -m tools.lockdiff --findings A/tables/findings.csv B/tables/findings.csv   # and how far verdicts move
+    python -m tools.lockdiff --summary A/tables/summary.csv B/tables/summary.csv      # and each cell's estimates
 
 A DVC output's md5 is that of the file, or for a folder that of the list of its files' md5s, so equal md5s mean
 equal bytes. Outputs that only one lock records (stages added or dropped) are counted apart. The timing files
@@ -95,6 +96,27 @@ def findings_moves(first: Path, second: Path) -> str:
     return "\n".join(lines)
 
 
+MOVED_METRICS = ("accuracy_gap", "update_pass_accuracy", "frozen_pass_accuracy", "heldout_accuracy")
+
+
+def summary_moves(first: Path, second: Path, metrics: tuple[str, ...] = MOVED_METRICS) -> str:
+    """How far the per-cell estimates (mean over seeds) of two runs' summary tables move, metric by metric, over the
+    cells both ran: what a rerun on another processor changes even where every verdict stays."""
+    import pandas as pd
+
+    a, b = (pd.read_csv(path).set_index(["cell", "metric"])["mean"] for path in (first, second))
+    shared = a.index.intersection(b.index)
+    lines = []
+    for metric in metrics:
+        keys = [key for key in shared if key[1] == metric]
+        if not keys:
+            continue
+        moves = (a[keys] - b[keys]).abs().dropna()
+        lines.append(f"{metric}: {len(moves)} cells, median move {moves.median():.3f}, largest {moves.max():.3f} "
+                     f"({moves.idxmax()[0]})")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("locks", nargs="*", help="two lock files (or git REV:PATH); one: compared with dvc.lock; "
@@ -102,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="also print every result output that differs")
     parser.add_argument("--findings", nargs=2, type=Path, metavar=("A", "B"),
                         help="two findings.csv files: verdicts that agree and how far the estimates move")
+    parser.add_argument("--summary", nargs=2, type=Path, metavar=("A", "B"),
+                        help="two summary.csv files: how far each cell's estimates move")
     args = parser.parse_args(argv)
     if len(args.locks) > 2:
         parser.error("give at most two lock files")
@@ -118,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(["", "results that differ:", *differing(first, second)]))
     if args.findings:
         print("\n" + findings_moves(*args.findings))
+    if args.summary:
+        print("\n" + summary_moves(*args.summary))
     return 0
 
 

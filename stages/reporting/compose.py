@@ -284,10 +284,32 @@ def write_tables(params: Params, frames: dict[str, pd.DataFrame], out: Path) -> 
                 write_table(folder / kind / f"{cell.key}.csv", wide[[index, "update_pass_loss", "frozen_pass_loss"]])
 
 
+README_START, README_END = "<!-- primary findings: written by the report stage -->", "<!-- end of primary findings -->"
+
+
+def primary_findings_table(findings: list[Finding], confirmations: pd.DataFrame | None, confirmation: bool) -> str:
+    """The primary findings at a glance: the rows of the report's own table that the README shows too."""
+    return tables.glance([finding for finding in findings if finding.primary], confirmations, confirmation)
+
+
+def write_readme_block(readme: Path, table: str) -> None:
+    """Replace the README's block between its two markers with the primary findings' table (nothing where the README
+    has no such block: a profile's clone, a test's project)."""
+    if not readme.is_file():
+        return
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        return
+    before, rest = text.split(README_START, 1)
+    after = rest.split(README_END, 1)[1]
+    write_text(readme, f"{before}{README_START}\n\n{table}\n{README_END}{after}")
+
+
 def write_report(params: Params, gathered: Gathered, out: Path, published: Path | None = None,
-                 plan: Plan | None = None) -> None:
+                 plan: Plan | None = None, readme: Path | None = None) -> None:
     """The whole report in `out`, from the gathered tables; `published` holds the profiles' published reports
-    (`paper/`, `real/`, `supplement/`, `confirm/`) that the report compares with or points to."""
+    (`paper/`, `real/`, `supplement/`, `confirm/`) that the report compares with or points to; `readme`, where given,
+    gets the primary findings' table between its markers."""
     decided = decide_findings(params, gathered, plan or load_plan())
     profiles = read_profiles(params, published)
     frames = dict(gathered.frames)
@@ -303,3 +325,7 @@ def write_report(params: Params, gathered: Gathered, out: Path, published: Path 
     write_text(out / "report.md", markdown)
     write_text(out / "index.html", render_page(markdown, base_dir=out, title=TITLE))
     write_json(out / "findings.json", findings_metrics(decided.findings))
+    if readme is not None:
+        confirm = profiles.get("confirm") if params.report.confirmation else None
+        write_readme_block(readme, primary_findings_table(
+            decided.findings, comparison(decided.findings, confirm) if confirm else None, params.report.confirmation))

@@ -521,6 +521,14 @@ DECOMPOSITION_LABELS = {
 }
 
 
+def _legend_and_heading(figure: plt.Figure, ax: plt.Axes, columns: int, title: str, note: str) -> plt.Figure:
+    """A one-axis figure's legend under it, 0.55 inch down (clear of the tick labels and the axis label at any number
+    of rows), and its heading."""
+    _legend_below(ax, 0.55, ncol=columns)
+    _heading(figure, title, note)
+    return figure
+
+
 def decomposition(parts: pd.DataFrame, confidence: float) -> plt.Figure:
     """parts: setting (a cell in words), part (a DECOMPOSITION_LABELS key), replicate, value (an accuracy
     difference)."""
@@ -532,14 +540,10 @@ def decomposition(parts: pd.DataFrame, confidence: float) -> plt.Figure:
                   hue_order=list(DECOMPOSITION_LABELS.values()), errorbar=interval_of(confidence, ACCURACY_DIFFERENCE),
                   dodge=0.6, linestyle="none", markers=["o", "s", "D", "v", "^"], markersize=4, ax=ax)
     ax.axvline(0, color="0.3", linestyle="--", linewidth=1, zorder=0)
-    ax.set_xlabel("accuracy difference (fraction of sequences)")
-    ax.set_ylabel("")
-    # 0.55 inch: clear of the tick labels and the axis label at any number of cells.
-    _legend_below(ax, 0.55, ncol=1)
-    _heading(figure, "Where the gap comes from: the initial states, the carried state, the last update",
-             f"parts add up seed by seed (the last two to the within-epoch part); dashed: no difference; error "
-             f"bars: {confidence:.0%} t-interval")
-    return figure
+    ax.set(xlabel="accuracy difference (fraction of sequences)", ylabel="")
+    return _legend_and_heading(figure, ax, 1, "Where the gap comes from: the initial states, the carried state, the "
+                               "last update", f"parts add up seed by seed (the last two to the within-epoch part); "
+                               f"dashed: no difference; error bars: {confidence:.0%} t-interval")
 
 
 def lags(scores: pd.DataFrame, confidence: float) -> plt.Figure:
@@ -549,14 +553,11 @@ def lags(scores: pd.DataFrame, confidence: float) -> plt.Figure:
     sns.pointplot(data=scores, x="lag", y="accuracy", hue="setting", hue_order=settings,
                   order=sorted(scores["lag"].unique()), errorbar=interval_of(confidence, ACCURACY), dodge=0.4,
                   markers=["o", "s", "D", "v", "^"][:len(settings)], markersize=4, linewidth=1.2, ax=ax)
-    ax.set_xlabel("age of the weights that score the chunk (updates before the update pass's own)")
-    ax.set_ylabel("accuracy at the chunk's last step")
-    ax.set_ylim(0, 1.02)
-    _legend_below(ax, 0.55, ncol=2)
-    _heading(figure, "How fast the fit to a chunk fades as the weights move on",
-             f"each chunk from the state the update pass carried into it; 0: the update pass itself; error bars: "
-             f"{confidence:.0%} t-interval across seeds")
-    return figure
+    ax.set(xlabel="age of the weights that score the chunk (updates before the update pass's own)",
+           ylabel="accuracy at the chunk's last step", ylim=(0, 1.02))
+    return _legend_and_heading(figure, ax, 2, "How fast the fit to a chunk fades as the weights move on",
+                               f"each chunk from the state the update pass carried into it; 0: the update pass itself; "
+                               f"error bars: {confidence:.0%} t-interval across seeds")
 
 
 def onset(onsets: pd.DataFrame, epochs: int) -> plt.Figure:

@@ -186,8 +186,8 @@ def _evidence(results: Results, declared: Declared, values: np.ndarray) -> str:
                 f"{_text(t_interval(last['update_loss'], level, NON_NEGATIVE), 3)}, frozen "
                 f"{_text(t_interval(last['frozen_loss'], level, NON_NEGATIVE), 3)}, frozen minus updating "
                 f"{_text(t_interval(values, level), 3)}; accuracy updating "
-                f"{_text(t_interval(last['update_accuracy'], level, ACCURACY))}; the update pass fitted (accuracy above "
-                f"chance by the margin) in {fitted} of {len(last)} seeds")
+                f"{_text(t_interval(last['update_accuracy'], level, ACCURACY))}; the update pass fitted (accuracy "
+                f"above chance by the margin) in {fitted} of {len(last)} seeds")
     if quantity == "heldout_above_chance":
         cell = cells[0]
         return (f"`{cell}`: held-out accuracy {r.text(cell, 'heldout_accuracy', 2)} (chance {r.chance_accuracy:.2f}),"

@@ -25,7 +25,6 @@ from stages.reporting.findings import (
     Finding,
 )
 from stages.reporting.literature import PublishedScore
-from stages.reporting.stats import ACCURACY_DIFFERENCE, t_interval
 
 # Verdict words and the badge class the page styles them with (the word is always printed: never colour alone).
 BADGE_CLASS = {HOLDS: "holds", FAILS: "fails", INCONCLUSIVE: "inconclusive", NOT_TESTED: "not-tested",
@@ -102,24 +101,6 @@ def capacity(summary: pd.DataFrame, replicates: pd.DataFrame, bound: int) -> str
     return markdown(pd.DataFrame(rows))
 
 
-def capacity_reading(summary: pd.DataFrame, replicates: pd.DataFrame, bound: int) -> str:
-    """One generated sentence per end of the capacity axis: how well the update pass scores, and how its gap splits
-    into the part that replaying the states recovers and the part within the epoch."""
-    on_axis = capacity_axis(replicates)
-    if on_axis.empty:
-        return ""
-    parts = []
-    for row in (on_axis.iloc[0], on_axis.iloc[-1]):
-        sequences = int(row["sequences"])
-        parts.append(
-            f"with {sequences} sequences ({sequences / bound:g} times the bound) the update pass scores "
-            f"{interval_text(summary, row['cell'], 'update_pass_accuracy', 2)}; of its gap, "
-            f"{interval_text(summary, row['cell'], 'accuracy_gap', 2)}, replaying its initial states recovers "
-            f"{interval_text(summary, row['cell'], 'replay_recovery', 2)} and "
-            f"{interval_text(summary, row['cell'], 'within_epoch_accuracy_gap', 2)} lies within the epoch")
-    return "*Reading*: " + "; ".join(parts) + "."
-
-
 def onset(replicates: pd.DataFrame) -> str:
     rows = []
     for (hidden, rate), group in replicates[replicates["family"] == "onset"].groupby(["hidden_size", "learning_rate"]):
@@ -187,14 +168,23 @@ def baselines(summary: pd.DataFrame, real_cells: pd.DataFrame, scores: dict,
     return markdown(pd.DataFrame(rows))
 
 
+def _whole_and_parts(summary: pd.DataFrame, cell: str, nothing: str, *metrics: str) -> list | str:
+    """The intervals of a whole and its parts (`metrics`, the whole first), or the reading where there is nothing to
+    split: "–" without numbers, `nothing` where the whole's interval covers 0."""
+    intervals = [_interval(summary, cell, metric) for metric in metrics]
+    if any(interval is None for interval in intervals):
+        return "–"
+    whole = intervals[0]
+    return nothing if whole[1] <= 0 <= whole[2] else intervals
+
+
 def _reading(summary: pd.DataFrame, cell: str, fixed_states: bool) -> str:
     """Which part carries the gap, read from the two parts' intervals (descriptive: no multiplicity correction)."""
-    gap, states, within = (_interval(summary, cell, m) for m in
-                           ("accuracy_gap", "replay_recovery", "within_epoch_accuracy_gap"))
-    if gap is None or states is None or within is None:
-        return "–"
-    if gap[1] <= 0 <= gap[2]:
-        return "no gap to explain: its interval covers 0"
+    found = _whole_and_parts(summary, cell, "no gap to explain: its interval covers 0", "accuracy_gap",
+                             "replay_recovery", "within_epoch_accuracy_gap")
+    if isinstance(found, str):
+        return found
+    _, states, within = found
     above = {"states": states[1] > 0, "within": within[1] > 0}
     if fixed_states:
         return ("the initial states are the same in every pass here, so none of the gap is theirs: all of it lies "
@@ -232,12 +222,11 @@ def decomposition(summary: pd.DataFrame, decomposed: list[str], replicates: pd.D
 
 def _probe_reading(summary: pd.DataFrame, cell: str) -> str:
     """Which part carries the within-epoch gap, read from the intervals of its two parts (descriptive)."""
-    within, stale, last = (_interval(summary, cell, m) for m in
-                           ("within_epoch_accuracy_gap", "stale_state_part", "last_update_part"))
-    if within is None or stale is None or last is None:
-        return "–"
-    if within[1] <= 0 <= within[2]:
-        return "nothing to split: the within-epoch part covers 0"
+    found = _whole_and_parts(summary, cell, "nothing to split: the within-epoch part covers 0",
+                             "within_epoch_accuracy_gap", "stale_state_part", "last_update_part")
+    if isinstance(found, str):
+        return found
+    _, stale, last = found
     parts = {"the stale carried state": stale, "the last update": last}
     carried = [name for name, part in parts.items() if part[1] > 0]
     if len(carried) == 2:
@@ -290,30 +279,6 @@ def trajectory(summary: pd.DataFrame, probed: list[str], replicates: pd.DataFram
         "final weights, replayed states": "train_replayed_chunk_accuracy",
         "final weights, fresh states (frozen)": "frozen_pass_chunk_accuracy",
     })
-
-
-def lag_reading(replicates: pd.DataFrame, probed: list[str], lags: tuple[int, ...], margin: float,
-                confidence: float) -> str:
-    """Whether the fit to a chunk fades with the age of the weights: per cell, the paired difference (same seed,
-    chunks and carried states) between the oldest weights probed and the update pass's own, against the margin."""
-    oldest = max(lags)
-    read = {}
-    for cell in probed:
-        mine = replicates[replicates["cell"] == cell]
-        if mine.empty or f"lag_{oldest}_chunk_accuracy" not in mine:
-            continue
-        read[cell] = t_interval(mine[f"lag_{oldest}_chunk_accuracy"] - mine["lag_0_chunk_accuracy"], confidence,
-                                ACCURACY_DIFFERENCE)
-    if not read:
-        return ""
-    kept = [cell for cell, interval in read.items() if interval.low > -margin]
-    lost = [cell for cell, interval in read.items() if interval.high < -margin]
-    listed = "; ".join(f"`{cell}` {interval.text(2)}" for cell, interval in read.items())
-    return (f"Weights {oldest} updates older than the update pass's own, on the same carried states, score "
-            f"(older minus own, chunk level, {confidence:.0%} interval) {listed}. The fit outlives the {oldest} "
-            f"updates within the margin {margin:g} in {len(kept)} of {len(read)} probed cells and fades beyond it in "
-            f"{len(lost)}: where it outlives them, neither the drift of the weights nor a fit to the states they have "
-            f"just seen explains the update pass's edge.")
 
 
 # --- The findings: at a glance, the plan, every statistic, and the evidence behind each.

@@ -85,10 +85,9 @@ def _without_timing(lock: dict) -> dict:
 
 def _without_wall_time_section(text: str) -> str:
     """The report (Markdown or HTML) with its wall times cut out: from the sentence giving their total to the end of
-    the collapsed table of every cell's."""
+    the table of every cell's, which the citation follows."""
     start = text.index("Training, evaluation and probes of all")
-    table = text.index("Wall time per cell", start)
-    return text[:start] + text[text.index("</details>", table):]
+    return text[:start] + text[text.index("Cite this study", start):]
 
 
 def _one_cell_of_each_family() -> list[str]:
@@ -119,7 +118,7 @@ def test_forced_rerun_is_byte_identical_except_the_wall_times(pipeline_run):
     assert _without_timing(yaml.safe_load((root / "dvc.lock").read_text())) == _without_timing(
         yaml.safe_load(before["dvc.lock"]))
     for path in ("reports/report.md", "reports/index.html"):
-        assert "Wall time per cell" in before[path]
+        assert "Training, evaluation and probes of all" in before[path]
         assert _without_wall_time_section((root / path).read_text()) == _without_wall_time_section(before[path])
     run(["git", "checkout", "--", "."], root)  # back to the committed state for the tests that follow
 
@@ -156,29 +155,50 @@ def test_report_tables_hold_one_row_per_cell_and_seed(pipeline_run):
     assert (summary["seeds"] == summary["cell"].map(seeds)).all()
 
 
-def test_report_leads_with_a_summary_the_data_and_the_findings_and_embeds_every_figure(pipeline_run):
+def test_report_opens_with_the_story_figure_and_a_summary_then_the_findings_and_links_every_figure(pipeline_run):
     root, _ = pipeline_run
     text = (root / "reports/report.md").read_text()
-    assert text.index('<div class="summary">') < text.index("## The data") < text.index("## Findings")
-    assert text.index("## Findings") < text.index("### Controls") < text.index("## 1.")
-    for figure in ["inputs", "loss_per_epoch", "loss_last_epoch", "final_gap", "mechanism", "relearning", "remedies",
-                   "onset", "capacity", "capacity_epochs", "real_ACSF1"]:
+    lines = text.splitlines()
+    assert next(i for i, line in enumerate(lines, 1) if line.startswith("![")) <= 20  # the story figure, first
+    assert "(figures/story.png)" in lines[2]
+    assert text.index('<div class="summary">') < text.index("## Findings at a glance")
+    assert text.index("## Findings at a glance") < text.index("## In your own training loop") < text.index("## 1.")
+    assert text.index("## Methods") < text.index("## Appendix") < text.index("### B. Controls")
+    for figure in ["story", "inputs", "loss_per_epoch", "loss_last_epoch", "final_gap", "mechanism", "relearning",
+                   "remedies", "onset", "capacity", "capacity_epochs", "real_ACSF1"]:
         assert f"(figures/{figure}.png)" in text and f"[{figure}.csv](figures/{figure}.csv)" in text
         assert (root / "reports/figures" / f"{figure}.png").read_bytes().startswith(b"\x89PNG")
         assert (root / "reports/figures" / f"{figure}.svg").read_text().lstrip().startswith("<?xml")
         assert len(pd.read_csv(root / "reports/figures" / f"{figure}.csv")) > 0
     findings = pd.read_csv(root / "reports/tables/findings.csv")
     assert set(findings["verdict"]) <= {"holds", "does not hold", "inconclusive", "not tested", "not in this run"}
-    assert findings["primary"].tolist() == sorted(findings["primary"].tolist(), reverse=True)  # primary ones first
-    for number, finding in enumerate(findings.itertuples(), 1):  # every finding and its computed verdict, numbered
-        row = rf"\|\s*{number}\s*\|\s*{re.escape(finding.title)}\s*\|\s*{re.escape(badge(finding.verdict))}\s*\|"
-        assert re.search(row, text), finding.title
+    primary = findings["family"] == "primary"
+    assert primary.tolist() == sorted(primary.tolist(), reverse=True)  # primary ones first
+    assert (findings["adjusted_p"].dropna() >= findings.loc[findings["adjusted_p"].notna(), "p_value"]).all()
+    glance = text[text.index("## Findings at a glance"):text.index("## In your own training loop")]
+    for finding in findings.itertuples():  # every finding measured here, its claim and its computed verdict
+        if finding.verdict != "not in this run":
+            row = rf"\|\s*{re.escape(finding.claim)}\s*\|\s*{re.escape(badge(finding.verdict))}\s*\|"
+            assert re.search(row, glance), finding.claim
+        assert f"`{finding.key}`" in text[text.index("### A. Every finding"):]
     controls = pd.read_csv(root / "reports/tables/controls.csv")
     assert len(controls) and set(controls["check"]) <= {"passes", "not in this run"}  # no control fails
-    # The numbers are the pipeline's: the headline cell's mean frozen loss is printed as the summary holds it.
+    # The numbers are the pipeline's: the headline's update-pass accuracy as the summary table holds it.
     summary = pd.read_csv(root / "reports/tables/summary.csv")
-    row = summary[(summary["cell"] == "grid/SameRandom-Random-10") & (summary["metric"] == "frozen_pass_loss")]
-    assert f"frozen {row['mean'].item():.3f} [{row['low'].item():.3f}, {row['high'].item():.3f}]" in text
+    row = summary[(summary["cell"] == "grid/SameRandom-Random-10") & (summary["metric"] == "update_pass_accuracy")]
+    assert f"{row['mean'].item():.2f} [{row['low'].item():.2f}, {row['high'].item():.2f}]" in text
+
+
+def test_the_readme_block_is_the_reports_table_of_primary_findings(pipeline_run):
+    root, _ = pipeline_run
+    readme, report = (root / "README.md").read_text(), (root / "reports/report.md").read_text()
+    block = readme[readme.index("<!-- primary findings"):readme.index("<!-- end of primary findings -->")]
+    rows = [line for line in block.splitlines() if line.startswith("|")][2:]
+    findings = pd.read_csv(root / "reports/tables/findings.csv")
+    measured = findings[(findings["family"] == "primary") & (findings["verdict"] != "not in this run")]
+    assert len(rows) == len(measured) > 0
+    glance = report[report.index("## Findings at a glance"):report.index("## In your own training loop")]
+    assert all(row in glance for row in rows)  # the same rows, so the front door never shows stale numbers
 
 
 def test_no_interval_in_the_report_or_its_tables_leaves_the_range_of_its_quantity(pipeline_run):
@@ -195,9 +215,10 @@ def test_no_interval_in_the_report_or_its_tables_leaves_the_range_of_its_quantit
 def test_the_html_page_holds_the_report_with_every_figure_embedded(pipeline_run):
     root, _ = pipeline_run
     page = (root / "reports/index.html").read_text()
-    assert page.count("data:image/png;base64,") == len(list((root / "reports/figures").glob("*.png"))) == 13
+    embedded = page.count("data:image/png;base64,") + page.count("data:image/webp;base64,")
+    assert embedded == len(list((root / "reports/figures").glob("*.png"))) == 14
     assert "src=\"figures/" not in page and "http://" not in page.replace("http://www.w3.org", "")
-    assert "Findings" in page and "PyTorch" in page
+    assert "Findings at a glance" in page and "PyTorch" in page
 
 
 def test_metrics_and_plots_are_declared_for_dvc(pipeline_run):
@@ -267,26 +288,26 @@ def test_changing_the_learning_rate_invalidates_only_what_depends_on_it(pipeline
 def test_real_data_section_holds_the_pipelines_numbers(pipeline_run):
     root, _ = pipeline_run
     text = (root / "reports/report.md").read_text()
-    assert text.index("## 5. Real recordings") < text.index("## 6. What to do") < text.index("## 7. Methods")
-    assert "ln 10 = 2.303" in text and "1/10 = 0.10" in text  # the number of classes comes from the data
+    section = text[text.index("## 4. Real recordings"):text.index("## 5. Where the gap lives")]
+    assert "10 classes (chance: accuracy 0.10, loss 2.303 nats)" in section  # the number of classes from the data
     summary = pd.read_csv(root / "reports/tables/summary.csv")
-    for metric, digits in (("gap", 3), ("heldout_accuracy", 2)):
+    for metric, digits in (("accuracy_gap", 2), ("heldout_accuracy", 2)):
         row = summary[(summary["cell"] == "real/ACSF1-per_chunk-Random") & (summary["metric"] == metric)]
         mean, low, high = row["mean"].item(), row["low"].item(), row["high"].item()
         assert f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]" in text
-    findings = pd.read_csv(root / "reports/tables/findings.csv")
-    real = findings[findings["title"].str.startswith("Real recordings (ACSF1)")]
-    assert len(real) == 3
+    findings = pd.read_csv(root / "reports/tables/findings.csv").set_index("key")
+    assert findings.loc["real_ACSF1_gap", "family"] == "primary"
     # The tiny run has no zero-state real cell: those findings say so rather than guess.
-    assert real["verdict"].tolist()[1:] == ["not in this run", "not in this run"]
+    assert set(findings.loc[["real_ACSF1_zeros_gap", "real_ACSF1_zeros_generalises"], "verdict"]) == {
+        "not in this run"}
     heldout = pd.read_csv(root / "reports/figures/real_ACSF1.csv")
     assert set(heldout["cell"]) == {"real/ACSF1-per_chunk-Random"}
     # The baselines the baseline_real stage computed on the same split, quoted with their exact intervals.
     baseline = json.loads((root / "data/baseline/ACSF1.json").read_text())
     for name in ("nearest_neighbour", "majority_class"):
         score = baseline[name]
-        assert f"{score['accuracy']:.2f} [{score['low']:.2f}, {score['high']:.2f}]" in text
-    assert "1-nearest-neighbour, Euclidean" in text
+        assert f"{score['accuracy']:.2f} [{score['low']:.2f}, {score['high']:.2f}]" in section
+    assert "1-nearest-neighbour, Euclidean" in section
     # Beside them, a cited published score of a strong method, and the archive's own 1-NN as a passing control.
     assert "ROCKET" in text and "0.886" in text and "doi:10.1007/s10618-020-00701-z" in text
     controls = pd.read_csv(root / "reports/tables/controls.csv")
@@ -305,9 +326,9 @@ def test_the_gap_splits_into_parts_that_add_up_seed_by_seed_and_the_report_shows
     fixed = evaluated[evaluated["initial_state_type"] == "Zeros"]
     assert len(fixed) and (fixed["replay_recovery"] == 0).all() and (fixed["state_loss_gap"] == 0).all()
     text = (root / "reports/report.md").read_text()
-    section = text[text.index("### Where the gap comes from"):text.index("## 3. Remedies")]
+    appendix = text[text.index("### D. Every cell"):text.index("### E. More figures")]
     for cell in decomposition_cells(parse_params(TINY)):
-        assert f"| `{cell}`" in section
+        assert appendix.count(f"| `{cell}`") >= 2  # its row among its family's cells, and in the decomposition
 
 
 def test_the_within_epoch_part_splits_into_stale_state_and_last_update_for_every_probed_cell(pipeline_run):
@@ -320,26 +341,27 @@ def test_the_within_epoch_part_splits_into_stale_state_and_last_update_for_every
     assert replicates[~replicates["cell"].isin(probed["cell"])]["stale_state_part"].isna().all()
     assert (probed[["replay_loss_difference", "replay_weights_difference", "recording_loss_difference"]] == 0).all().all()
     text = (root / "reports/report.md").read_text()
-    section = text[text.index("### Along the last epoch"):text.index("### How many initial states")]
+    section = text[text.index("## 5. Where the gap lives"):text.index("## 6. How many states")]
+    statistics = text[text.index("### A. Every finding"):text.index("### B. Controls")]
     for cell in probe_cells(parse_params(TINY)):
-        assert section.count(f"| `{cell}`") == 2  # the parts table and the trajectory table
-        assert f"Staleness (`{cell}`)" in text
-        assert f"`{cell}`: the last epoch, replayed from the start that training kept" in text
-    assert "![lags](figures/lags.png)" in section
+        key = "stale_state_" + cell.replace("/", "_").replace("-", "_")
+        assert f"`{key}`" in statistics  # the Staleness finding of every probed cell
+        assert f"`{cell}`: the last epoch, replayed from the start that training kept" in text  # its control
+    assert "(figures/lags.png)" in section and "(figures/decomposition.png)" in section
     lags = pd.read_csv(root / "reports/figures/lags.csv")
     assert sorted(lags["lag"].unique()) == [0, *TINY["probe"]["lags"]]
 
 
-def test_what_to_do_table_has_a_row_per_protocol_with_its_verdict_and_cost(pipeline_run):
+def test_what_closes_the_gap_has_a_row_per_protocol_with_its_verdict_and_cost(pipeline_run):
     root, _ = pipeline_run
     text = (root / "reports/report.md").read_text()
-    section = text[text.index("## 6. What to do"):text.index("## 7. Methods")]
+    section = text[text.index("## 3. What closes the gap"):text.index("## 4. Real recordings")]
     rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
     protocols = TINY["remedies"]["protocol"]
     assert len(rows) == 1 + len(protocols) * len(TINY["remedies"]["initial_state_type"]) + 2  # + learned, zeros
-    assert all('class="badge' in row for row in rows)
+    words = ("the problem", "closes it", "does not close it", "undecided", "not tested")
+    assert all(any(f"| {word} " in row for word in words) for row in rows)
     # The tiny run trains the write-up's loop on real data with random states only; the others say so.
-    assert sum("real/ACSF1-per_chunk-Random" in row for row in rows) == 1
     assert sum("not run on real data" in row for row in rows) == len(rows) - 1
 
 
@@ -366,7 +388,7 @@ def test_an_ablation_of_a_report_setting_reruns_only_the_report_and_exp_show_com
 def test_capacity_section_has_a_row_per_size_and_its_two_findings(pipeline_run):
     root, _ = pipeline_run
     text = (root / "reports/report.md").read_text()
-    section = text[text.index("### How many initial states"):text.index("## 3. Remedies")]
+    section = text[text.index("## 6. How many states"):text.index("## 7. Chunk length")]
     bound = 2 * TINY["capacity"]["hidden_size"]
     for per_class in TINY["capacity"]["examples_per_class"]:
         assert f"| {2 * per_class} " in section and f"| {2 * per_class / bound:g} " in section

@@ -8,7 +8,7 @@ import pytest
 
 from stages.core.params import parse_params
 from stages.reporting.findings import decomposition_cells
-from stages.reporting.tables import _probe_reading, _reading, decomposition, lag_reading
+from stages.reporting.tables import _probe_reading, _reading, decomposition
 
 CELL = "grid/X-Random-10"
 
@@ -65,14 +65,3 @@ def test_the_part_of_the_within_epoch_gap_whose_interval_lies_above_zero_is_said
 def test_a_run_without_decomposed_cells_says_so():
     assert "No cell" in decomposition(pd.DataFrame(columns=["cell", "metric"]), [CELL],
                                       pd.DataFrame(columns=["cell", "initial_state_type"]))
-
-
-def test_the_fit_is_read_as_outliving_the_oldest_weights_only_when_their_interval_stays_within_the_margin():
-    rows = []
-    for cell, drop in (("grid/A-Zeros-10", 0.0), ("grid/B-Zeros-10", 0.5)):
-        for replicate, noise in enumerate((-0.01, 0.0, 0.01)):
-            rows.append({"cell": cell, "replicate": replicate, "lag_0_chunk_accuracy": 0.95,
-                         "lag_50_chunk_accuracy": 0.95 - drop + noise})
-    text = lag_reading(pd.DataFrame(rows), ["grid/A-Zeros-10", "grid/B-Zeros-10"], (1, 50), 0.1, 0.95)
-    assert "within the margin 0.1 in 1 of 2 probed cells and fades beyond it in 1" in text
-    assert "`grid/B-Zeros-10` -0.50 [" in text

@@ -1,0 +1,36 @@
+"""The README is a front door: it opens with the two commands that set up and run the study and its tests (the second
+is what CI runs), stays short, and its table of primary findings is the committed report's, never a stale copy."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import REPO
+
+README = (REPO / "README.md").read_text()
+COMMANDS = re.findall(r"```bash\n(.*?)\n```", README, re.S)
+
+
+def test_the_readme_opens_with_the_main_job_and_the_tests_and_ci_runs_the_second():
+    assert COMMANDS[0] == "python3 -m venv .venv && . .venv/bin/activate && pip install -e . && dvc repro"
+    assert COMMANDS[1] == ("python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]' && "
+                           "python -m pytest")
+    assert COMMANDS[1] in (REPO / ".ci" / "run").read_text()
+
+
+def test_the_readme_is_short_and_keeps_its_history_elsewhere():
+    lines = README.splitlines()
+    assert len(lines) <= 250
+    dated = [line for line in lines if re.search(r"\b20\d\d-\d\d-\d\d\b", line)]
+    assert len(dated) <= 3, dated
+    for page in ("docs/speed.md", "docs/reproducibility.md", "docs/profiles.md", "CHANGELOG.md"):
+        assert (REPO / page).is_file()
+
+
+def test_the_readmes_primary_findings_are_the_committed_reports():
+    start, end = "<!-- primary findings: written by the report stage -->", "<!-- end of primary findings -->"
+    block = README[README.index(start):README.index(end)]
+    rows = [line for line in block.splitlines() if line.startswith("|")][2:]
+    report = (REPO / "reports" / "report.md").read_text()
+    glance = report[report.index("## Findings at a glance"):report.index("## In your own training loop")]
+    assert rows and all(row in glance for row in rows)
