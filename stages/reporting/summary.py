@@ -14,7 +14,7 @@ import jinja2
 import pandas as pd
 
 from stages.reporting.agreement import AGREE
-from stages.reporting.findings import HOLDS, Finding
+from stages.reporting.findings import FAILS, HOLDS, Finding
 
 # The practice advice, in order of preference: the fix the snippet shows first, then the one that rebuilds the state.
 FIXES = ("stateless", "burn_in")
@@ -74,7 +74,14 @@ def summary_text(template: jinja2.Template, context: dict) -> str:
         rows = confirmations[confirmations["key"] == key]
         return bool(len(rows)) and rows["agreement"].iloc[0] == AGREE
 
-    text = template.render(f=findings, real_gap=real_gap, replicated=replicated,
+    # The findings the summary states: those decided after correction (holds, or does not hold), the headline first
+    # (it sets the scene), then those that new seeds replicated, then the rest, each in the plan's order.
+    named = {"headline": findings.get("headline"), "mechanism": findings.get("mechanism"),
+             "zero_state_learnable": findings.get("zero_state_learnable"), "real": real_gap}
+    decided = [(key, finding) for key, finding in named.items()
+               if finding is not None and finding.verdict in (HOLDS, FAILS)]
+    decided.sort(key=lambda pair: (pair[0] != "headline", not replicated(pair[1].key)))
+    text = template.render(decided=decided, replicated=replicated,
                            mean=lambda cell, metric: _mean(summary, cell, metric),
                            practice=practice(findings, context["real_profile"], summary),
                            closes=fix_that_closes(findings, context["real_profile"]))
