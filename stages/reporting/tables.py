@@ -187,11 +187,10 @@ def _reading(summary: pd.DataFrame, cell: str, fixed_states: bool) -> str:
     _, states, within = found
     above = {"states": states[1] > 0, "within": within[1] > 0}
     if fixed_states:
-        return ("the initial states are the same in every pass here, so none of the gap is theirs: all of it lies "
-                "within the epoch" + ("" if above["within"] else " (its interval still covers 0)"))
+        return ("every pass starts from the same state, so none of the gap is theirs: it lies within the epoch"
+                + ("" if above["within"] else " (covers 0)"))
     if above["states"] and not above["within"]:
-        return ("the write-up's explanation is the whole story here: the initial states carry the gap, and the rest "
-                "covers 0")
+        return "the write-up's explanation is the whole story: the initial states carry the gap, the rest covers 0"
     if above["within"] and not above["states"]:
         return "the initial states do not carry it: the update pass's edge lies within the epoch"
     if above["states"] and above["within"]:

@@ -20,7 +20,7 @@ def _summary(gap: tuple, states: tuple, within: tuple) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("states, within, expected", [
-    ((0.4, 0.2, 0.6), (0.05, -0.1, 0.2), "the write-up's explanation is the whole story here"),
+    ((0.4, 0.2, 0.6), (0.05, -0.1, 0.2), "the write-up's explanation is the whole story"),
     ((0.05, -0.1, 0.2), (0.4, 0.2, 0.6), "the initial states do not carry it"),
     ((0.3, 0.1, 0.5), (0.2, 0.05, 0.35), "both parts"),
     ((0.2, -0.1, 0.5), (0.2, -0.1, 0.5), "undecided"),
