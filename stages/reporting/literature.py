@@ -24,7 +24,8 @@ class PublishedScore:
 UCR_ARCHIVE = ("Dau, Bagnall, Kamgar, Yeh, Zhu, Gharghabi, Ratanamahatana and Keogh, \"The UCR Time Series Archive\", "
                "IEEE/CAA Journal of Automatica Sinica 6(6), 2019")
 ROCKET = ("Dempster, Petitjean and Webb, \"ROCKET: exceptionally fast and accurate time series classification using "
-          "random convolutional kernels\", Data Mining and Knowledge Discovery 34(5), 2020, doi:10.1007/s10618-020-00701-z")
+          "random convolutional kernels\", Data Mining and Knowledge Discovery 34(5), 2020, "
+          "doi:10.1007/s10618-020-00701-z")
 
 PUBLISHED: dict[str, dict[str, PublishedScore]] = {
     "ACSF1": {

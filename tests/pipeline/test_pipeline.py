@@ -339,7 +339,8 @@ def test_the_within_epoch_part_splits_into_stale_state_and_last_update_for_every
     assert ((probed["stale_state_part"] + probed["last_update_part"] - probed["within_epoch_accuracy_gap"]).abs()
             < 1e-5).all()
     assert replicates[~replicates["cell"].isin(probed["cell"])]["stale_state_part"].isna().all()
-    assert (probed[["replay_loss_difference", "replay_weights_difference", "recording_loss_difference"]] == 0).all().all()
+    differences = ["replay_loss_difference", "replay_weights_difference", "recording_loss_difference"]
+    assert (probed[differences] == 0).all().all()
     text = (root / "reports/report.md").read_text()
     section = text[text.index("## 5. Where the gap lives"):text.index("## 6. How many states")]
     statistics = text[text.index("### A. Every finding"):text.index("### B. Controls")]
