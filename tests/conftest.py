@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ["stages", "tools", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "pyproject.toml",
                  "CITATION.cff", "README.md",
                  "data/probe/README.md", "data/baseline/README.md", "reports/paper/README.md",
-                 "reports/real/README.md", "reports/supplement/README.md"]
+                 "reports/real/README.md", "reports/supplement/README.md", "reports/confirm/README.md"]
 
 TINY = {
     "data": {"input_size": 1, "examples_per_class": 4, "heldout_examples_per_class": 2, "seq_size": 40, "seed": 0},
