@@ -112,13 +112,14 @@ def findings_frame(findings: list[Finding]) -> pd.DataFrame:
 
 
 def findings_metrics(findings: list[Finding]) -> dict:
-    """The study-level metrics: each primary finding's estimate, interval and verdict, and the verdict counts."""
+    """The study-level metrics: each primary finding's estimate, interval and verdict (those in this run), and the
+    verdict counts."""
     def rounded(value: float) -> float | None:
         return None if value is None or math.isnan(value) else round(value, 4)
 
     metrics: dict = {}
     for f in findings:
-        if f.primary:
+        if f.primary and f.verdict != ABSENT:
             metrics[f.key] = {"estimate": rounded(f.estimate.mean) if f.estimate else None,
                               "low": rounded(f.estimate.low) if f.estimate else None,
                               "high": rounded(f.estimate.high) if f.estimate else None,
@@ -188,9 +189,10 @@ def story_fix(params: Params) -> str:
 def remedy_verdicts(findings: dict[str, Finding]) -> dict[str, str]:
     """For each row of the remedies table, whether the protocol closes the gap, in words, from the finding that decides
     it: its own equivalence test; for zero states, the companion of the write-up's remark (a gap that holds on data
-    that can be learned means zero states do not close it)."""
+    that can be learned means zero states do not close it; one shown below the margin is not yet an equivalence, so
+    it reads as what it is)."""
     words = {HOLDS: "closes it", FAILS: "does not close it", INCONCLUSIVE: "undecided", NOT_TESTED: "not tested"}
-    reversed_words = {HOLDS: "does not close it", FAILS: "closes it", INCONCLUSIVE: "undecided",
+    reversed_words = {HOLDS: "does not close it", FAILS: "gap below the margin", INCONCLUSIVE: "undecided",
                       NOT_TESTED: "not tested"}
     found = {key: words[finding.verdict] for key, finding in findings.items()
              if key.startswith("remedy_") and finding.verdict in words}
@@ -243,6 +245,7 @@ def render_markdown(params: Params, gathered: Gathered, decided: Decided, frames
         "confirmations": confirmations, "confirm": confirm, "paper": paper,
         "paper_comparison": comparison(decided.findings, paper) if paper else None,
         "supplement": profiles.get("supplement"), "real_profile": real_profile,
+        "in_supplement": decided_elsewhere(profiles.get("supplement")),
         "families": load_plan().families, "snippet": (TEMPLATES / "your_loop.py").read_text().rstrip(),
         "environment": environment(), "timing": timing,
         "total_seconds": (timing["training_seconds"].sum() + timing["evaluation_seconds"].sum(skipna=True)
@@ -285,6 +288,14 @@ def write_tables(params: Params, frames: dict[str, pd.DataFrame], out: Path) -> 
 
 
 README_START, README_END = "<!-- primary findings: written by the report stage -->", "<!-- end of primary findings -->"
+
+
+def decided_elsewhere(profile: Published | None) -> dict[str, dict[str, str]]:
+    """A published profile's verdict and evidence for each finding it ran (not those *not in this run* there)."""
+    if profile is None:
+        return {}
+    ran = profile.findings[profile.findings["verdict"] != ABSENT]
+    return {row.key: {"verdict": row.verdict, "evidence": row.evidence} for row in ran.itertuples()}
 
 
 def primary_findings_table(findings: list[Finding], confirmations: pd.DataFrame | None, confirmation: bool) -> str:

@@ -378,7 +378,7 @@ def remedies(rows_of_remedies: list[tuple[str, str, str, str]], verdicts: dict[s
         steps, compute = _cost(replicates, unlearnable)
         real_steps, real_compute = _cost(real_replicates, real) if real else ("–", "–")
         rows.append({
-            "protocol": label, "the gap": verdicts.get(key, "–"),
+            "protocol": label, "the gap": verdicts.get(key, "not in this run"),
             "gap, `SameRandom`": interval_text(summary, unlearnable, "accuracy_gap", 2),
             "held-out, `DiffDistRandom`": interval_text(summary, learnable, "heldout_accuracy", 2),
             "held-out, real": (interval_text(real_summary, real, "heldout_accuracy", 2)

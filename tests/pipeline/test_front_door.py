@@ -4,6 +4,7 @@ is what CI runs), stays short, and its table of primary findings is the committe
 from __future__ import annotations
 
 import re
+import subprocess
 
 from conftest import REPO
 
@@ -34,3 +35,23 @@ def test_the_readmes_primary_findings_are_the_committed_reports():
     report = (REPO / "reports" / "report.md").read_text()
     glance = report[report.index("## Findings at a glance"):report.index("## In your own training loop")]
     assert rows and all(row in glance for row in rows)
+
+
+def test_every_file_the_front_door_and_the_reports_link_to_is_committed():
+    # Read from git's index, not the disk, so that a figure the report stage wrote but nobody committed fails here
+    # and not on a reader's clone.
+    tracked = set(subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
+                                 check=True).stdout.splitlines())
+    pages = ["README.md", "CHANGELOG.md", *sorted(page for page in tracked if page.startswith("docs/")
+                                                  and page.endswith(".md")),
+             *sorted(page for page in tracked if page.startswith("reports/") and page.endswith("report.md"))]
+    missing = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", (REPO / page).read_text()):
+            if re.match(r"[a-z]+:|#", target):
+                continue
+            path = (REPO / page).parent.joinpath(target.split("#")[0]).resolve()
+            relative = path.relative_to(REPO.resolve()).as_posix()
+            if relative not in tracked and not any(name.startswith(relative + "/") for name in tracked):
+                missing.append(f"{page} -> {target}")
+    assert not missing, missing
