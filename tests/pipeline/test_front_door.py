@@ -55,3 +55,9 @@ def test_every_file_the_front_door_and_the_reports_link_to_is_committed():
             if relative not in tracked and not any(name.startswith(relative + "/") for name in tracked):
                 missing.append(f"{page} -> {target}")
     assert not missing, missing
+
+
+def test_every_anchor_the_committed_report_links_to_is_a_heading_of_its_page():
+    page = (REPO / "reports" / "index.html").read_text()
+    anchors = set(re.findall(r"\]\(#([^)\s]+)\)", (REPO / "reports" / "report.md").read_text()))
+    assert anchors and not [anchor for anchor in anchors if f'id="{anchor}"' not in page]

@@ -95,10 +95,10 @@ def _clone(origin: Path, name: str) -> Path:
 
 
 def _one_or_two_cells_a_family() -> dict:
-    """The tiny study with fewer cells (7 of 13), every family kept: what is under test (the shares, the pushes, the
+    """The tiny study with one cell of every family (7 of 13): what is under test (the shares, the pushes, the
     run-cache) is the same for every cell, and each cell costs a worker two DVC runs."""
     params = _tiny()
-    params["sweep"]["data_type"] = ["SameRandom"]
+    params["sweep"].update(data_type=["SameRandom"], initial_state_type=["Random"])
     params["remedies"].update(protocol=["interleaved"], data_type=["SameRandom"])
     params["capacity"]["examples_per_class"] = [2]
     params["probe"]["grid"] = {"SameRandom-Random-10": "SameRandom"}
