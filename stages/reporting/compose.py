@@ -154,12 +154,14 @@ class Figures:
                 f"[{key}.csv](figures/{key}.csv) · print version: [{key}.svg](figures/{key}.svg).*\n")
 
 
-def read_profiles(params: Params, published_dir: Path | None) -> dict[str, Published | None]:
-    """The profiles' published reports this report reads (None where not published, or for the run itself)."""
+def read_profiles(params: Params, published_dir: Path | None, out: Path) -> dict[str, Published | None]:
+    """The profiles' published reports this report reads (None where not published, or for the profile whose report
+    this is: a republished supplement does not point to itself)."""
     found = {}
     for name in PROFILES:
         folder = published_dir / name if published_dir else None
-        found[name] = read_published(folder, name) if folder is not None else None
+        itself = folder is not None and folder.resolve() == out.resolve()
+        found[name] = read_published(folder, name) if folder is not None and not itself else None
     return found
 
 
@@ -322,7 +324,7 @@ def write_report(params: Params, gathered: Gathered, out: Path, published: Path 
     (`paper/`, `real/`, `supplement/`, `confirm/`) that the report compares with or points to; `readme`, where given,
     gets the primary findings' table between its markers."""
     decided = decide_findings(params, gathered, plan or load_plan())
-    profiles = read_profiles(params, published)
+    profiles = read_profiles(params, published, out)
     frames = dict(gathered.frames)
     frames["findings"] = findings_frame(decided.findings)
     frames["controls"] = pd.DataFrame([dataclasses.asdict(check) for check in decided.checks])

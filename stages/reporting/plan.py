@@ -161,12 +161,15 @@ def _values(params: Params) -> dict[str, list[str]]:
             "fewest": [str(sizes[0])] if sizes else [], "most": [str(sizes[-1])] if sizes else []}
 
 
+UNFILLED_WORDS = {"dataset": "real"}  # a placeholder without a value in this run, as its claim says it
+
+
 def _words(name: str, value: str) -> str:
     """A placeholder's value as a claim says it: a cell or an initial-state mode in words."""
     from stages.reporting.words import STATES, cell_words
 
-    if value.startswith("{"):
-        return value.strip("{}")
+    if value.startswith("{"):  # no value in this run: the claim speaks of the kind ("On real recordings, ...")
+        return UNFILLED_WORDS.get(name, name)
     if name == "cell":
         return cell_words(value, code=False)
     return STATES.get(value, value) if name == "initial_state_type" else value

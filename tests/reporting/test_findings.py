@@ -208,6 +208,14 @@ def test_findings_whose_cells_are_not_in_the_run_say_so_and_repetitions_are_drop
     assert _decide((_declared(cells=("remedy/stateless-SameRandom-Zeros",), pre=(), repeated=True), results)) == []
 
 
+def test_a_run_without_real_data_names_the_real_findings_it_leaves_out_in_words(tiny_raw):
+    tiny_raw["realdata"]["dataset"], tiny_raw["probe"]["real"] = [], {}
+    # The repeated ones (one per protocol) are dropped when absent; the others are listed as not in this run.
+    real = [d for d in expand(load_plan(), parse_params(tiny_raw)) if d.key.startswith("real_") and not d.repeated]
+    assert real and all(d.claim.startswith("On real recordings, ") for d in real), [d.claim for d in real]
+    assert "{" not in " ".join(d.claim for d in real)
+
+
 def test_the_shipped_plan_declares_every_finding_with_a_known_test_quantity_and_margin(tiny_raw):
     plan = load_plan()
     declared = expand(plan, parse_params(tiny_raw))
