@@ -46,17 +46,19 @@ def practice(findings: dict[str, Finding], real_profile, summary: pd.DataFrame) 
     return None
 
 
-def fix_that_closes(findings: dict[str, Finding], real_profile) -> tuple[str, bool] | None:
+def fix_that_closes(findings: dict[str, Finding], real_profile) -> tuple[str, bool, bool] | None:
     """The first fix (FIXES) whose closing of the gap is decided (an equivalence that holds, with the fix shown to
-    learn): (its name, whether that holds on real recordings too), from this run or the published profile `real`."""
+    learn): (its name, whether it holds on the toy data, whether on real recordings), from this run or the published
+    profile `real`."""
     decided = {key: finding.verdict for key, finding in findings.items()}
     if real_profile is not None:
         decided |= {row.key: row.verdict for row in real_profile.findings.itertuples() if row.key not in decided}
     for fix in FIXES:
+        toy = decided.get(f"remedy_{fix}_Random") == HOLDS
         real = any(key.startswith("real_") and key.endswith(f"_{fix}_Random") and verdict == HOLDS
                    for key, verdict in decided.items())
-        if decided.get(f"remedy_{fix}_Random") == HOLDS or real:
-            return fix, real
+        if toy or real:
+            return fix, toy, real
     return None
 
 
@@ -81,8 +83,11 @@ def summary_text(template: jinja2.Template, context: dict) -> str:
     decided = [(key, finding) for key, finding in named.items()
                if finding is not None and finding.verdict in (HOLDS, FAILS)]
     decided.sort(key=lambda pair: (pair[0] != "headline", not replicated(pair[1].key)))
+    # A fix decided only in the profile `real`, or not repeated on new seeds, is said to be one run's finding.
+    closes = fix_that_closes(findings, context["real_profile"])
     text = template.render(decided=decided, replicated=replicated,
                            mean=lambda cell, metric: _mean(summary, cell, metric),
                            practice=practice(findings, context["real_profile"], summary),
-                           closes=fix_that_closes(findings, context["real_profile"]))
+                           closes=closes, closes_replicated=closes is not None and closes[1]
+                           and replicated(f"remedy_{closes[0]}_Random"))
     return " ".join(text.split())
