@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,6 +219,12 @@ def remedy_real_cells(params: Params, real_replicates: pd.DataFrame, profile: Pu
     return found
 
 
+def fitted_seeds(finding: Finding | None) -> str:
+    """'7 of 16' where a finding's evidence counts the seeds whose update pass fitted, else ''."""
+    found = re.search(r"the update pass fitted .*? in (\d+ of \d+) seeds", finding.evidence) if finding else None
+    return found[1] if found else ""
+
+
 def render_markdown(params: Params, gathered: Gathered, decided: Decided, frames: dict[str, pd.DataFrame],
                     profiles: dict[str, Published | None], drawn: set[str], up: str = "") -> str:
     """report.md; `up` leads from the report's folder to the folder of the published profiles ("" or "../")."""
@@ -245,6 +252,7 @@ def render_markdown(params: Params, gathered: Gathered, decided: Decided, frames
         "story_fix": story_fix(params), "remedy_rows": remedy_cells(params), "remedy_verdicts": remedy_verdicts(by_key),
         "remedy_real": remedy_real_cells(params, real_replicates, real_profile),
         "confirmations": confirmations, "confirm": confirm, "paper": paper,
+        "remark_fitted": fitted_seeds(by_key.get("zero_state_remark")),
         "paper_comparison": comparison(decided.findings, paper) if paper else None,
         "supplement": profiles.get("supplement"), "real_profile": real_profile,
         "in_supplement": decided_elsewhere(profiles.get("supplement")),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 
+import pandas as pd
 from conftest import REPO
 
 README = (REPO / "README.md").read_text()
@@ -61,3 +62,12 @@ def test_every_anchor_the_committed_report_links_to_is_a_heading_of_its_page():
     page = (REPO / "reports" / "index.html").read_text()
     anchors = set(re.findall(r"\]\(#([^)\s]+)\)", (REPO / "reports" / "report.md").read_text()))
     assert anchors and not [anchor for anchor in anchors if f'id="{anchor}"' not in page]
+
+
+def test_the_committed_report_quotes_the_confirmation_beside_each_primary_finding_it_discusses():
+    report = " ".join((REPO / "reports" / "report.md").read_text().split())
+    confirm = pd.read_csv(REPO / "reports" / "tables" / "agreement_confirm.csv").set_index("key")
+    body = report[report.index("## 1. The effect"):report.index("## 5. Where the gap lives")]
+    for key in ("headline", "mechanism", "zero_state_remark", "zero_state_learnable", "real_ACSF1_gap"):
+        row = confirm.loc[key]
+        assert f"; on new seeds: {row['other_verdict']}, {row['other_estimate']})" in body, key
