@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from stages.reporting.findings import (
     probe_controls,
     real_counterparts,
     remedy_cells,
+    seeds_fitted,
     verdict_bptt,
 )
 from stages.reporting.gather import Gathered, environment, real_rows
@@ -155,7 +155,7 @@ class Figures:
                 f"[{key}.csv](figures/{key}.csv) · print version: [{key}.svg](figures/{key}.svg).*\n")
 
 
-def read_profiles(params: Params, published_dir: Path | None, out: Path) -> dict[str, Published | None]:
+def read_profiles(published_dir: Path | None, out: Path) -> dict[str, Published | None]:
     """The profiles' published reports this report reads (None where not published, or for the profile whose report
     this is: a republished supplement does not point to itself)."""
     found = {}
@@ -219,20 +219,22 @@ def remedy_real_cells(params: Params, real_replicates: pd.DataFrame, profile: Pu
     return found
 
 
-def fitted_seeds(finding: Finding | None) -> str:
-    """'7 of 16' where a finding's evidence counts the seeds whose update pass fitted, else ''."""
-    found = re.search(r"the update pass fitted .*? in (\d+ of \d+) seeds", finding.evidence) if finding else None
-    return found[1] if found else ""
+def fitted_seeds(finding: Finding | None, decided: Decided) -> str:
+    """'7 of 16': the seeds whose update pass fitted, for a tested finding on the last epochs ('' otherwise)."""
+    if finding is None or not finding.tested or finding.declared.quantity != "loss_gap_last_epochs":
+        return ""
+    results = results_for(finding.declared.cells, decided.toy, decided.real)
+    last = results.last_epochs(finding.declared.cells[0])
+    return f"{seeds_fitted(last, results, finding.declared)} of {len(last)}"
 
 
 def render_markdown(params: Params, gathered: Gathered, decided: Decided, frames: dict[str, pd.DataFrame],
-                    profiles: dict[str, Published | None], drawn: set[str], up: str = "") -> str:
+                    profiles: dict[str, Published | None], drawn: set[str], plan: Plan, up: str = "") -> str:
     """report.md; `up` leads from the report's folder to the folder of the published profiles ("" or "../")."""
     environment_ = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
                                       loader=jinja2.FileSystemLoader(TEMPLATES))
     by_key = {finding.key: finding for finding in decided.findings}
     confirm = profiles.get("confirm") if params.report.confirmation else None
-    confirmations = comparison(decided.findings, confirm) if confirm else None
     paper = profiles.get("paper") if params.report.paper_agreement else None
     real_replicates, real_summary, real_origin = real_cells_of(params, frames, profiles)
     timing = frames["timing"]
@@ -251,12 +253,12 @@ def render_markdown(params: Params, gathered: Gathered, decided: Decided, frames
         "real_replicates": real_replicates, "real_summary": real_summary, "real_origin": real_origin,
         "story_fix": story_fix(params), "remedy_rows": remedy_cells(params), "remedy_verdicts": remedy_verdicts(by_key),
         "remedy_real": remedy_real_cells(params, real_replicates, real_profile),
-        "confirmations": confirmations, "confirm": confirm, "paper": paper,
-        "remark_fitted": fitted_seeds(by_key.get("zero_state_remark")),
-        "paper_comparison": comparison(decided.findings, paper) if paper else None,
+        "confirmations": frames.get("agreement_confirm"), "confirm": confirm, "paper": paper,
+        "remark_fitted": fitted_seeds(by_key.get("zero_state_remark"), decided),
+        "paper_comparison": frames.get("agreement_paper"),
         "supplement": profiles.get("supplement"), "real_profile": real_profile,
         "in_supplement": decided_elsewhere(profiles.get("supplement")),
-        "families": load_plan().families, "snippet": (TEMPLATES / "your_loop.py").read_text().rstrip(),
+        "families": plan.families, "snippet": (TEMPLATES / "your_loop.py").read_text().rstrip(),
         "environment": environment(), "timing": timing,
         "total_seconds": (timing["training_seconds"].sum() + timing["evaluation_seconds"].sum(skipna=True)
                           + timing["probe_seconds"].sum(skipna=True)),
@@ -331,8 +333,9 @@ def write_report(params: Params, gathered: Gathered, out: Path, published: Path 
     """The whole report in `out`, from the gathered tables; `published` holds the profiles' published reports
     (`paper/`, `real/`, `supplement/`, `confirm/`) that the report compares with or points to; `readme`, where given,
     gets the primary findings' table between its markers."""
-    decided = decide_findings(params, gathered, plan or load_plan())
-    profiles = read_profiles(params, published, out)
+    plan = plan or load_plan()
+    decided = decide_findings(params, gathered, plan)
+    profiles = read_profiles(published, out)
     frames = dict(gathered.frames)
     frames["findings"] = findings_frame(decided.findings)
     frames["controls"] = pd.DataFrame([dataclasses.asdict(check) for check in decided.checks])
@@ -342,11 +345,10 @@ def write_report(params: Params, gathered: Gathered, out: Path, published: Path 
     drawn = write_figures(params, gathered, out)
     write_tables(params, frames, out)
     up = "" if published is None or published.resolve() == out.resolve() else "../"
-    markdown = render_markdown(params, gathered, decided, frames, profiles, drawn, up)
+    markdown = render_markdown(params, gathered, decided, frames, profiles, drawn, plan, up)
     write_text(out / "report.md", markdown)
     write_text(out / "index.html", render_page(markdown, base_dir=out, title=TITLE))
     write_json(out / "findings.json", findings_metrics(decided.findings))
     if readme is not None:
-        confirm = profiles.get("confirm") if params.report.confirmation else None
-        write_readme_block(readme, primary_findings_table(
-            decided.findings, comparison(decided.findings, confirm) if confirm else None, params.report.confirmation))
+        write_readme_block(readme, primary_findings_table(decided.findings, frames.get("agreement_confirm"),
+                                                          params.report.confirmation))

@@ -163,6 +163,12 @@ def _text(interval: Interval, digits: int = 2) -> str:
     return interval.text(digits)
 
 
+def seeds_fitted(last: pd.DataFrame, results: Results, declared: Declared) -> int:
+    """How many seeds' update pass fitted over their last epochs (`Results.last_epochs`): accuracy above chance by the
+    finding's margin."""
+    return int((last["update_accuracy"] > results.chance_accuracy + declared.margin_on(results.classes)).sum())
+
+
 def _evidence(results: Results, declared: Declared, values: np.ndarray) -> str:
     """The numbers behind a finding, each with its interval: the arms, then the quantity."""
     r, cells, level = results, declared.cells, results.confidence
@@ -181,7 +187,7 @@ def _evidence(results: Results, declared: Declared, values: np.ndarray) -> str:
                 f"{r.text(cell, 'replay_recovery', 2)}")
     if quantity == "loss_gap_last_epochs":
         last = r.last_epochs(cells[0])
-        fitted = int((last["update_accuracy"] > r.chance_accuracy + declared.margin_on(r.classes)).sum())
+        fitted = seeds_fitted(last, r, declared)
         return (f"`{cells[0]}`, mean over the last {LAST_EPOCHS} epochs: loss updating "
                 f"{_text(t_interval(last['update_loss'], level, NON_NEGATIVE), 3)}, frozen "
                 f"{_text(t_interval(last['frozen_loss'], level, NON_NEGATIVE), 3)}, frozen minus updating "

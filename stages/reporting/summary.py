@@ -31,12 +31,18 @@ def _mean(summary: pd.DataFrame, cell: str, metric: str) -> str:
     return "–" if row.empty or math.isnan(row["mean"].iloc[0]) else f"{row['mean'].iloc[0]:.2f}"
 
 
-def practice(findings: dict[str, Finding], real_profile, summary: pd.DataFrame) -> Practice | None:
-    """The decided comparison on real recordings the advice rests on: a fix against the write-up's loop with random
-    initial states, held (after correction) in this run or in the published profile `real`."""
+def _verdicts(findings: dict[str, Finding], real_profile) -> dict[str, str]:
+    """Every finding's verdict: this run's, and the published profile `real`'s for those this run does not state."""
     decided = {key: finding.verdict for key, finding in findings.items()}
     if real_profile is not None:
         decided |= {row.key: row.verdict for row in real_profile.findings.itertuples() if row.key not in decided}
+    return decided
+
+
+def practice(findings: dict[str, Finding], real_profile, summary: pd.DataFrame) -> Practice | None:
+    """The decided comparison on real recordings the advice rests on: a fix against the write-up's loop with random
+    initial states, held (after correction) in this run or in the published profile `real`."""
+    decided = _verdicts(findings, real_profile)
     for fix in FIXES:
         for key, verdict in decided.items():
             if key.startswith("practice_") and key.endswith(f"_{fix}") and verdict == HOLDS:
@@ -50,9 +56,7 @@ def fix_that_closes(findings: dict[str, Finding], real_profile) -> tuple[str, bo
     """The first fix (FIXES) whose closing of the gap is decided (an equivalence that holds, with the fix shown to
     learn): (its name, whether it holds on the toy data, whether on real recordings), from this run or the published
     profile `real`."""
-    decided = {key: finding.verdict for key, finding in findings.items()}
-    if real_profile is not None:
-        decided |= {row.key: row.verdict for row in real_profile.findings.itertuples() if row.key not in decided}
+    decided = _verdicts(findings, real_profile)
     for fix in FIXES:
         toy = decided.get(f"remedy_{fix}_Random") == HOLDS
         real = any(key.startswith("real_") and key.endswith(f"_{fix}_Random") and verdict == HOLDS

@@ -25,10 +25,10 @@ def _real_profile(**verdicts: str) -> SimpleNamespace:
     return SimpleNamespace(findings=pd.DataFrame({"key": list(verdicts), "verdict": list(verdicts.values())}))
 
 
-def _summary(findings: dict, real_profile=None) -> str:
+def _summary(findings: dict, real_profile=None, confirmations: pd.DataFrame | None = None) -> str:
     template = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined)
-    context = {"f": findings, "confirmations": None, "summary_table": pd.DataFrame(columns=["cell", "metric", "mean"]),
-               "real_summary": None, "real_profile": real_profile}
+    context = {"f": findings, "confirmations": confirmations, "real_profile": real_profile, "real_summary": None,
+               "summary_table": pd.DataFrame(columns=["cell", "metric", "mean"])}
     return summary_text(template.get_template("summary.md.j2"), context)
 
 
@@ -45,12 +45,8 @@ def test_the_advice_says_where_the_fix_was_shown_to_close_the_gap(toy, real, sai
 
 
 def test_a_fix_that_new_seeds_repeated_is_said_to_be_replicated():
-    template = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined)
     confirmations = pd.DataFrame({"key": ["remedy_stateless_Random"], "agreement": [AGREE]})
-    context = {"f": _findings(remedy_stateless_Random=HOLDS), "confirmations": confirmations,
-               "summary_table": pd.DataFrame(columns=["cell", "metric", "mean"]), "real_summary": None,
-               "real_profile": None}
-    text = summary_text(template.get_template("summary.md.j2"), context)
+    text = _summary(_findings(remedy_stateless_Random=HOLDS), confirmations=confirmations)
     assert "closes the gap, and the network still learns (replicated)." in text
 
 
