@@ -229,8 +229,10 @@ def fitted_seeds(finding: Finding | None, decided: Decided) -> str:
 
 
 def render_markdown(params: Params, gathered: Gathered, decided: Decided, frames: dict[str, pd.DataFrame],
-                    profiles: dict[str, Published | None], drawn: set[str], plan: Plan, up: str = "") -> str:
-    """report.md; `up` leads from the report's folder to the folder of the published profiles ("" or "../")."""
+                    profiles: dict[str, Published | None], drawn: set[str], plan: Plan,
+                    up: str = "") -> tuple[str, str]:
+    """report.md, and its plain summary; `up` leads from the report's folder to the folder of the published profiles
+    ("" or "../")."""
     environment_ = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
                                       loader=jinja2.FileSystemLoader(TEMPLATES))
     by_key = {finding.key: finding for finding in decided.findings}
@@ -265,7 +267,7 @@ def render_markdown(params: Params, gathered: Gathered, decided: Decided, frames
         "citation": citation(),
     }
     context["summary"] = summary_text(environment_.get_template("summary.md.j2"), context)
-    return environment_.get_template("report.md.j2").render(**context)
+    return environment_.get_template("report.md.j2").render(**context), context["summary"]
 
 
 def write_figures(params: Params, gathered: Gathered, out: Path) -> set[str]:
@@ -299,7 +301,12 @@ def write_tables(params: Params, frames: dict[str, pd.DataFrame], out: Path) -> 
                 write_table(folder / kind / f"{cell.key}.csv", wide[[index, "update_pass_loss", "frozen_pass_loss"]])
 
 
-README_START, README_END = "<!-- primary findings: written by the report stage -->", "<!-- end of primary findings -->"
+# The README's blocks that the report stage writes, each between its two markers, so that the front door never shows
+# a stale answer or stale numbers: the plain summary, and the primary findings' table.
+README_BLOCKS = {
+    "answer": ("<!-- answer: written by the report stage -->", "<!-- end of answer -->"),
+    "primary findings": ("<!-- primary findings: written by the report stage -->", "<!-- end of primary findings -->"),
+}
 
 
 def decided_elsewhere(profile: Published | None) -> dict[str, dict[str, str]]:
@@ -315,24 +322,25 @@ def primary_findings_table(findings: list[Finding], confirmations: pd.DataFrame 
     return tables.glance([finding for finding in findings if finding.primary], confirmations, confirmation)
 
 
-def write_readme_block(readme: Path, table: str) -> None:
-    """Replace the README's block between its two markers with the primary findings' table (nothing where the README
-    has no such block: a profile's clone, a test's project)."""
+def write_readme_blocks(readme: Path, blocks: dict[str, str]) -> None:
+    """Replace each README block (README_BLOCKS) with its new text; a README without a block's markers (a profile's
+    clone, a test's project) keeps what it has."""
     if not readme.is_file():
         return
     text = readme.read_text()
-    if README_START not in text or README_END not in text:
-        return
-    before, rest = text.split(README_START, 1)
-    after = rest.split(README_END, 1)[1]
-    write_text(readme, f"{before}{README_START}\n\n{table}\n{README_END}{after}")
+    for name, body in blocks.items():
+        start, end = README_BLOCKS[name]
+        if start in text and end in text:
+            before, rest = text.split(start, 1)
+            text = f"{before}{start}\n\n{body}\n{end}{rest.split(end, 1)[1]}"
+    write_text(readme, text)
 
 
 def write_report(params: Params, gathered: Gathered, out: Path, published: Path | None = None,
                  plan: Plan | None = None, readme: Path | None = None) -> None:
     """The whole report in `out`, from the gathered tables; `published` holds the profiles' published reports
     (`paper/`, `real/`, `supplement/`, `confirm/`) that the report compares with or points to; `readme`, where given,
-    gets the primary findings' table between its markers."""
+    gets the plain summary and the primary findings' table between their markers."""
     plan = plan or load_plan()
     decided = decide_findings(params, gathered, plan)
     profiles = read_profiles(published, out)
@@ -345,10 +353,10 @@ def write_report(params: Params, gathered: Gathered, out: Path, published: Path 
     drawn = write_figures(params, gathered, out)
     write_tables(params, frames, out)
     up = "" if published is None or published.resolve() == out.resolve() else "../"
-    markdown = render_markdown(params, gathered, decided, frames, profiles, drawn, plan, up)
+    markdown, summary = render_markdown(params, gathered, decided, frames, profiles, drawn, plan, up)
     write_text(out / "report.md", markdown)
     write_text(out / "index.html", render_page(markdown, base_dir=out, title=TITLE))
     write_json(out / "findings.json", findings_metrics(decided.findings))
     if readme is not None:
-        write_readme_block(readme, primary_findings_table(decided.findings, frames.get("agreement_confirm"),
-                                                          params.report.confirmation))
+        write_readme_blocks(readme, {"answer": summary, "primary findings": primary_findings_table(
+            decided.findings, frames.get("agreement_confirm"), params.report.confirmation)})

@@ -29,6 +29,17 @@ def test_the_readme_is_short_and_keeps_its_history_elsewhere():
         assert (REPO / page).is_file()
 
 
+def _summary_of(report: str) -> str:
+    return report[report.index('<div class="summary">'):report.index("</div>")].removeprefix(
+        '<div class="summary">').strip()
+
+
+def test_the_readmes_answer_is_the_committed_reports_summary():
+    start, end = "<!-- answer: written by the report stage -->", "<!-- end of answer -->"
+    answer = README[README.index(start) + len(start):README.index(end)].strip()
+    assert answer and answer == _summary_of((REPO / "reports" / "report.md").read_text())
+
+
 def test_the_readmes_primary_findings_are_the_committed_reports():
     start, end = "<!-- primary findings: written by the report stage -->", "<!-- end of primary findings -->"
     block = README[README.index(start):README.index(end)]

@@ -200,7 +200,7 @@ def test_report_opens_with_the_story_figure_and_a_summary_then_the_findings_and_
     assert f"{row['mean'].item():.2f} [{row['low'].item():.2f}, {row['high'].item():.2f}]" in text
 
 
-def test_the_readme_block_is_the_reports_table_of_primary_findings(pipeline_run):
+def test_the_readme_blocks_are_the_reports_summary_and_table_of_primary_findings(pipeline_run):
     root, _ = pipeline_run
     readme, report = (root / "README.md").read_text(), (root / "reports/report.md").read_text()
     block = readme[readme.index("<!-- primary findings"):readme.index("<!-- end of primary findings -->")]
@@ -211,6 +211,10 @@ def test_the_readme_block_is_the_reports_table_of_primary_findings(pipeline_run)
     glance = report[report.index("## Findings at a glance"):report.index("## In your own training loop")]
     glance_rows = {_cells(line) for line in glance.splitlines() if line.startswith("|")}
     assert all(_cells(row) in glance_rows for row in rows)  # the same rows: the front door never shows stale numbers
+    # And its answer is the report's plain summary, written by the same stage.
+    answer = readme[readme.index("<!-- answer: written by the report stage -->"):readme.index("<!-- end of answer -->")]
+    summary = report[report.index('<div class="summary">'):report.index("</div>")].removeprefix('<div class="summary">')
+    assert summary.strip() and answer.splitlines()[2:] == [summary.strip()]
 
 
 def test_no_interval_in_the_report_or_its_tables_leaves_the_range_of_its_quantity(pipeline_run):
