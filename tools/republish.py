@@ -19,23 +19,17 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from stages.baseline import baselines, first_replicate
 from stages.core.data import dataset_for
-from stages.core.params import REAL_DATASETS, Params, ParamsError, parse_params
+from stages.core.params import REAL_DATASETS, Params, ParamsError
 from stages.reporting.compose import write_report
 from stages.reporting.findings import verdict_bptt
 from stages.reporting.gather import Gathered, summarise
-from stages.reporting.published import current_params, current_table
+from stages.reporting.published import current_table, published_params
 
 REPORTS = Path(__file__).resolve().parents[1] / "reports"
 TABLES = ("replicates", "epochs", "epoch_scores", "relearn", "inputs", "timing")
-
-
-def published_params(folder: Path) -> Params:
-    return parse_params(current_params(yaml.safe_load((folder / "params.yaml").read_text())),
-                        str(folder / "params.yaml"))
 
 
 def last_epoch(folder: Path, params: Params) -> pd.DataFrame:
@@ -65,7 +59,7 @@ def gathered_from(folder: Path, params: Params) -> Gathered:
 
 def republish(name: str, reports: Path = REPORTS) -> None:
     folder = reports / name
-    params = published_params(folder)
+    _, params = published_params(folder)
     write_report(params, gathered_from(folder, params), folder, reports)
     print(f"rebuilt {folder / 'report.md'} and {folder / 'index.html'} from {folder / 'tables'}")
 

@@ -21,7 +21,7 @@ from stages.core.data import DIFF_DIST_SHIFT, NUM_CLASSES
 from stages.core.files import atomic_path, write_json, write_table, write_text
 from stages.core.params import REAL_DATASETS, Params, cells, families_run, probe_cells
 from stages.reporting import figures, tables
-from stages.reporting.agreement import comparison
+from stages.reporting.agreement import comparison, differing_settings
 from stages.reporting.figure_tables import drawings, figure_tables
 from stages.reporting.findings import (
     ABSENT,
@@ -47,7 +47,7 @@ from stages.reporting.gather import Gathered, environment, real_rows
 from stages.reporting.literature import published, reproduction_checks
 from stages.reporting.page import render_page
 from stages.reporting.plan import Plan, expand, load_plan
-from stages.reporting.published import Published, read_published, settings_differ
+from stages.reporting.published import Published, read_published, real_settings_differ, settings_differ
 from stages.reporting.summary import summary_text
 from stages.reporting.words import axes_of, cell_words
 
@@ -172,7 +172,7 @@ def real_cells_of(params: Params, frames: dict[str, pd.DataFrame],
     run lacks them and that profile ran with the same settings. Returns (replicates, summary, where from)."""
     replicates, summary = frames["replicates"], frames["summary"]
     profile = profiles.get("real")
-    if profile is None or settings_differ(params, profile.params, ("model", "train", "evaluate", "replicates.count")):
+    if profile is None or real_settings_differ(params, profile.params):
         return replicates, summary, ""
     extra = profile.replicates[(profile.replicates["family"] == "real")
                                & ~profile.replicates["cell"].isin(replicates["cell"])]
@@ -259,6 +259,11 @@ def render_markdown(params: Params, gathered: Gathered, decided: Decided, frames
         "remark_fitted": fitted_seeds(by_key.get("zero_state_remark"), decided),
         "paper_comparison": frames.get("agreement_paper"),
         "supplement": profiles.get("supplement"), "real_profile": real_profile,
+        # The settings in which a published profile differs from this run, said wherever the report uses it.
+        "supplement_differ": (settings_differ(params, profiles["supplement"].params)
+                              if profiles.get("supplement") else []),
+        "real_differ": real_settings_differ(params, real_profile.params) if real_profile else [],
+        "paper_settings": differing_settings(dataclasses.asdict(params), paper.raw_params) if paper else [],
         "in_supplement": decided_elsewhere(profiles.get("supplement")),
         "families": plan.families, "snippet": (TEMPLATES / "your_loop.py").read_text().rstrip(),
         "environment": environment(), "timing": timing,

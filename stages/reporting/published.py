@@ -77,10 +77,17 @@ def read_published(folder: Path, name: str) -> Published | None:
     for needed in (folder / "params.yaml", tables / "summary.csv", tables / "replicates.csv"):
         if not needed.is_file():
             raise FileNotFoundError(f"{needed}: missing beside {tables / 'findings.csv'} (a profile publishes both)")
-    raw = current_params(yaml.safe_load((folder / "params.yaml").read_text()))
-    return Published(name, parse_params(raw, str(folder / "params.yaml")), raw,
+    raw, params = published_params(folder)
+    return Published(name, params, raw,
                      pd.read_csv(tables / "findings.csv"), current_table(pd.read_csv(tables / "summary.csv")),
                      current_table(pd.read_csv(tables / "replicates.csv")))
+
+
+def published_params(folder: Path) -> tuple[dict, Params]:
+    """A published profile's parameters (its params.yaml, read with this version's keys), as YAML gave them and
+    parsed."""
+    raw = current_params(yaml.safe_load((folder / "params.yaml").read_text()))
+    return raw, parse_params(raw, str(folder / "params.yaml"))
 
 
 # Parameters whose value is itself a mapping (probe.grid, probe.real: cell -> data): a single setting, replaced whole

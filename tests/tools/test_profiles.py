@@ -181,6 +181,8 @@ def test_the_quick_report_compares_its_findings_with_the_published_profile(publi
     run(DVC + ["repro", "report"], root)
     report = (root / "reports" / "report.md").read_text()
     assert "At the write-up's own settings (profile `paper`, [`reports/paper/`](paper/report.md)" in report
+    # The settings in which the two runs differ are named beside the comparison.
+    assert "`train.learning_rate` 0.01 here, 0.02 there" in report and "`replicates.count` 2 here, 3 there" in report
     table = pd.read_csv(root / "reports" / "tables" / "agreement_paper.csv")
     quick = pd.read_csv(root / "reports" / "tables" / "findings.csv")
     paper = pd.read_csv(root / "reports" / "paper" / "tables" / "findings.csv").set_index("key")
@@ -249,7 +251,16 @@ def test_a_family_this_run_leaves_out_points_to_the_supplement_profile_once_publ
         run(DVC + ["repro", "report"], root)
         report = " ".join((root / "reports" / "report.md").read_text().split())
         assert "They run in the profile `supplement` ([`reports/supplement/`](supplement/report.md))" in report
-        assert "the LSTM and the onset map ([`reports/supplement/`](supplement/report.md))" in report
+        assert "the LSTM and the onset map ([`reports/supplement/`](supplement/report.md))." in report  # same settings
+
+        # A supplement trained at another learning rate is pointed to with that difference named.
+        published = yaml.safe_load((supplement / "params.yaml").read_text())
+        published["train"]["learning_rate"] = 0.05
+        (supplement / "params.yaml").write_text(yaml.safe_dump(published, sort_keys=False))
+        run(DVC + ["repro", "report"], root)
+        report = " ".join((root / "reports" / "report.md").read_text().split())
+        assert ("the LSTM and the onset map ([`reports/supplement/`](supplement/report.md)), at other settings "
+                "(`train.learning_rate` differs from this run's).") in report
     finally:
         # The files as they were; the report is left as the last run made it (every test of this project that reads
         # the report runs `dvc repro report` first).
